@@ -1,0 +1,2 @@
+// Builds the Tact contracts (filled in by the contracts work).
+console.log('build: no contracts yet');
