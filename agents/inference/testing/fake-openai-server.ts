@@ -219,6 +219,8 @@ export class FakeOpenAIServer {
             if (res.destroyed) return;
             if (fault.kind === 'truncate' && i === fault.afterChunks) {
                 finished = true;
+                // Let what was written reach the client, then drop the connection mid-body.
+                await new Promise<void>((resolve) => res.write('', () => resolve()));
                 res.socket?.destroy();
                 return;
             }
