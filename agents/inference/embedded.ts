@@ -41,6 +41,8 @@ export interface EmbeddedEngineOptions {
     cacheDir?: string;
     /** Execution device; default `cpu`. `cuda` needs onnxruntime-node's CUDA provider on the host (see README). */
     device?: EmbeddedDevice;
+    /** ONNX Runtime intra-op threads (default: the runtime's choice, one per core). */
+    threads?: number;
     /** Which weights file to load (`onnx/model.onnx` for fp32, `onnx/model_q4.onnx` for q4, ...); default fp32. */
     dtype?: EmbeddedDtype;
     /** Refuse to load unless the folder matches this registered identity (hash or manifest). */
@@ -126,6 +128,7 @@ export class EmbeddedEngine implements InferenceEngine {
         if (!['cpu', 'cuda', 'webgpu'].includes(device)) {
             throw new InvalidRequestError(`device must be cpu, cuda or webgpu, got ${JSON.stringify(device)}`);
         }
+        checkPositive('threads', options.threads);
         checkPositive('maxPromptTokens', options.maxPromptTokens);
         checkPositive('maxPromptChars', options.maxPromptChars);
         checkPositive('defaultMaxTokens', options.defaultMaxTokens);
@@ -144,13 +147,14 @@ export class EmbeddedEngine implements InferenceEngine {
             folder = localDir;
             await checkModelFolder(folder);
             manifest = options.expectedIdentity ? await verifyModelFolder(folder, options.expectedIdentity) : await computeManifest(folder);
-            ({ tokenizer, languageModel } = await loadFromLibrary(lib, folder, { device, dtype, local_files_only: true }, folder));
+            ({ tokenizer, languageModel } = await loadFromLibrary(lib, folder, { device, dtype, threads: options.threads, local_files_only: true }, folder));
         } else if (HUB_ID.test(options.model) && options.allowDownload) {
             const cacheDir = path.resolve(options.cacheDir ?? path.join('models', 'hub'));
             folder = path.join(cacheDir, options.model);
             ({ tokenizer, languageModel } = await loadFromHub(lib, options.model, {
                 device,
                 dtype,
+                threads: options.threads,
                 cacheDir,
                 hubHost: options.hubHost,
                 revision: options.revision,
@@ -340,6 +344,24 @@ export class IncrementalDetokenizer {
     }
 }
 
+/** One StoppingCriteria subclass per library instance (a class per request would defeat inline caches). */
+const criterionClasses = new WeakMap<Lib, new (progress: GenerationProgress) => Transformers.StoppingCriteria>();
+function progressCriterionClass(lib: Lib): new (progress: GenerationProgress) => Transformers.StoppingCriteria {
+    let cls = criterionClasses.get(lib);
+    if (!cls) {
+        cls = class extends lib.StoppingCriteria {
+            constructor(private readonly progress: GenerationProgress) {
+                super();
+            }
+            _call(inputIds: number[][]): boolean[] {
+                return inputIds.map(() => this.progress.shouldStop());
+            }
+        };
+        criterionClasses.set(lib, cls);
+    }
+    return cls;
+}
+
 /**
  * Receives tokens from `generate()` (the library calls `put` with the prompt first, then each
  * new token) and decides when to stop. Text is decoded incrementally only when someone needs it
@@ -394,17 +416,12 @@ class GenerationProgress {
     }
 
     /** The stopping criterion handed to generate(): true once anything says stop. */
-    criterion(lib: Lib) {
-        // eslint-disable-next-line @typescript-eslint/no-this-alias
-        const progress = this;
-        return new (class extends lib.StoppingCriteria {
-            _call(inputIds: number[][]): boolean[] {
-                return inputIds.map(() => progress.shouldStop());
-            }
-        })();
+    criterion(lib: Lib): Transformers.StoppingCriteria {
+        return new (progressCriterionClass(lib))(this);
     }
 
-    private shouldStop(): boolean {
+    /** Called by the stopping criterion after each token. */
+        shouldStop(): boolean {
         if (this.callbackError !== undefined || this.stoppedByString || this.cancelled || this.timedOut) return true;
         if (this.signal?.aborted) return (this.cancelled = true);
         if (Date.now() >= this.deadline) return (this.timedOut = true);
@@ -454,7 +471,7 @@ async function checkModelFolder(folder: string): Promise<void> {
 async function loadFromLibrary(
     lib: Lib,
     id: string,
-    options: { device: EmbeddedDevice; dtype: EmbeddedDtype; local_files_only: boolean; cache_dir?: string; revision?: string },
+    options: { device: EmbeddedDevice; dtype: EmbeddedDtype; threads?: number; local_files_only: boolean; cache_dir?: string; revision?: string },
     where: string,
 ): Promise<{ tokenizer: TokenizerView; languageModel: ModelView }> {
     let tokenizer: TokenizerView;
@@ -474,6 +491,7 @@ async function loadFromLibrary(
             revision: options.revision,
             device: options.device,
             dtype: options.dtype,
+            ...(options.threads ? { session_options: { intraOpNumThreads: options.threads } } : {}),
         })) as unknown as ModelView;
         return { tokenizer, languageModel };
     } catch (e) {
@@ -484,7 +502,7 @@ async function loadFromLibrary(
 async function loadFromHub(
     lib: Lib,
     hubId: string,
-    options: { device: EmbeddedDevice; dtype: EmbeddedDtype; cacheDir: string; hubHost?: string; revision?: string },
+    options: { device: EmbeddedDevice; dtype: EmbeddedDtype; threads?: number; cacheDir: string; hubHost?: string; revision?: string },
 ): Promise<{ tokenizer: TokenizerView; languageModel: ModelView }> {
     const load = async () => {
         const saved = { allowRemoteModels: lib.env.allowRemoteModels, remoteHost: lib.env.remoteHost, useFSCache: lib.env.useFSCache };
@@ -495,7 +513,14 @@ async function loadFromHub(
             return await loadFromLibrary(
                 lib,
                 hubId,
-                { device: options.device, dtype: options.dtype, local_files_only: false, cache_dir: options.cacheDir, revision: options.revision },
+                {
+                    device: options.device,
+                    dtype: options.dtype,
+                    threads: options.threads,
+                    local_files_only: false,
+                    cache_dir: options.cacheDir,
+                    revision: options.revision,
+                },
                 `${lib.env.remoteHost}${hubId}`,
             );
         } catch (e) {

@@ -309,6 +309,16 @@ describe('loading models', () => {
         }
     });
 
+    it('runs with a chosen number of ONNX Runtime threads and refuses nonsensical options', async () => {
+        const dir = await tinyModel();
+        const oneThread = await EmbeddedEngine.load({ model: dir, threads: 1 });
+        expect((await oneThread.complete({ messages: HI, maxTokens: 3 })).text).toBe('!"#');
+        await oneThread.close();
+        await expect(EmbeddedEngine.load({ model: dir, threads: 0 })).rejects.toThrow(/threads must be a positive integer/);
+        await expect(EmbeddedEngine.load({ model: dir, device: 'tpu' as never })).rejects.toThrow(/device must be cpu, cuda or webgpu/);
+        await expect(EmbeddedEngine.load({ model: '' })).rejects.toThrow(/options\.model must name a model folder/);
+    });
+
     it('says how to enable CUDA when its provider is not installed', async () => {
         const err = await EmbeddedEngine.load({ model: await tinyModel(), device: 'cuda' }).catch((e) => e);
         expect(err).toBeInstanceOf(DeviceUnavailableError);
