@@ -7,16 +7,17 @@
  *
  * Method: both paths answer the same chat ([{user: "hi"}] → 91 tokens, greedy, the same
  * generation limits). Each round times a block of requests through the library directly (A), a
- * block through EmbeddedEngine.complete (B) and a block through EmbeddedEngine.complete with a
- * per-token callback (S), in an order that rotates every round so that drift and warm-up affect
- * all paths alike. The overhead is the median over rounds of B/A − 1 (and S/A − 1), with a 95 %
+ * block through EmbeddedEngine.complete (B), a block through EmbeddedEngine.complete with a
+ * per-token callback (S) and, for comparison, a block through the library with its own
+ * TextStreamer (T), in an order that rotates every round so that drift and warm-up affect all
+ * paths alike. The overhead is the median over rounds of B/A − 1 (and S/A − 1), with a 95 %
  * bootstrap confidence interval of that median; as a cross-check, the ratio of each path's
  * 10th-percentile request time (the least disturbed requests on a shared machine) is printed too.
  */
 import { execSync } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { AutoModelForCausalLM, AutoTokenizer, env, Tensor } from '@huggingface/transformers';
+import { AutoModelForCausalLM, AutoTokenizer, env, Tensor, TextStreamer } from '@huggingface/transformers';
 import { EmbeddedEngine } from '../agents/inference/embedded';
 import { ensureTinyModel } from '../agents/inference/testing/tiny-model';
 
@@ -92,16 +93,28 @@ async function main(): Promise<void> {
     const promptTokens = engine.promptTokenIds(MESSAGES).length;
     const maxNewTokens = Math.min(1024, engine.contextLength - promptTokens);
 
-    let directText = '';
-    const direct = async (): Promise<number> => {
+    const viaLibrary = async (streamer?: TextStreamer): Promise<{ count: number; text: string }> => {
         const inputs = tokenizer.apply_chat_template(MESSAGES, { add_generation_prompt: true, tokenize: true, return_dict: true }) as unknown as {
             input_ids: Tensor;
             attention_mask: Tensor;
         };
-        const out = await model.generate({ ...inputs, max_new_tokens: maxNewTokens, do_sample: false });
+        const out = await model.generate({ ...inputs, max_new_tokens: maxNewTokens, do_sample: false, ...(streamer ? { streamer } : {}) });
         const ids = Array.from(out.data as BigInt64Array, Number).slice(inputs.input_ids.dims[1]);
-        directText = tokenizer.decode(ids, { skip_special_tokens: true });
-        return ids.length;
+        return { count: ids.length, text: tokenizer.decode(ids, { skip_special_tokens: true }) };
+    };
+    let directText = '';
+    const direct = async (): Promise<number> => {
+        const r = await viaLibrary();
+        directText = r.text;
+        return r.count;
+    };
+    let libraryStreamed = '';
+    const libraryStreaming = async (): Promise<number> => {
+        let text = '';
+        const streamer = new TextStreamer(tokenizer, { skip_prompt: true, skip_special_tokens: true, callback_function: (t) => (text += t) });
+        const r = await viaLibrary(streamer);
+        libraryStreamed = text;
+        return r.count;
     };
     let engineText = '';
     const wrapped = async (): Promise<number> => {
@@ -117,11 +130,11 @@ async function main(): Promise<void> {
         return r.usage.completionTokens;
     };
 
-    const paths = { direct, wrapped, streaming } as const;
+    const paths = { direct, wrapped, streaming, libraryStreaming } as const;
     type PathName = keyof typeof paths;
-    const names: PathName[] = ['direct', 'wrapped', 'streaming'];
+    const names: PathName[] = ['direct', 'wrapped', 'streaming', 'libraryStreaming'];
 
-    const requestMs: Record<PathName, number[]> = { direct: [], wrapped: [], streaming: [] };
+    const requestMs: Record<PathName, number[]> = { direct: [], wrapped: [], streaming: [], libraryStreaming: [] };
     const block = async (name: PathName, record = true): Promise<{ ms: number; tokens: number }> => {
         let tokens = 0;
         let ms = 0;
@@ -137,14 +150,15 @@ async function main(): Promise<void> {
 
     // Warm-up: JIT, ORT arenas, tokenizer caches.
     for (let i = 0; i < 3; i++) for (const n of names) await block(n, false);
-    if (directText !== engineText || engineText !== streamed) {
-        throw new Error(`paths disagree: direct ${JSON.stringify(directText)} engine ${JSON.stringify(engineText)} streamed ${JSON.stringify(streamed)}`);
+    if (new Set([directText, engineText, streamed, libraryStreamed]).size !== 1) {
+        throw new Error(`paths disagree: ${JSON.stringify({ directText, engineText, streamed, libraryStreamed })}`);
     }
 
-    const ms: Record<PathName, number[]> = { direct: [], wrapped: [], streaming: [] };
-    const tokens: Record<PathName, number> = { direct: 0, wrapped: 0, streaming: 0 };
+    const ms: Record<PathName, number[]> = { direct: [], wrapped: [], streaming: [], libraryStreaming: [] };
+    const tokens: Record<PathName, number> = { direct: 0, wrapped: 0, streaming: 0, libraryStreaming: 0 };
     const ratioWrapped: number[] = [];
     const ratioStreaming: number[] = [];
+    const ratioStreamingVsLibrary: number[] = [];
     for (let r = 0; r < rounds; r++) {
         const order = names.map((_, i) => names[(i + r) % names.length]);
         if (r % 2 === 1) order.reverse();
@@ -157,6 +171,7 @@ async function main(): Promise<void> {
         }
         ratioWrapped.push(times.wrapped / times.direct);
         ratioStreaming.push(times.streaming / times.direct);
+        ratioStreamingVsLibrary.push(times.streaming / times.libraryStreaming);
     }
 
     const tokensPerRequest = tokens.wrapped / (rounds * perBlock);
@@ -178,12 +193,19 @@ async function main(): Promise<void> {
     console.log('| path | tokens/s, median over rounds (IQR) | ms per request, median |');
     console.log('|---|---|---|');
     for (const n of names) {
-        const label = { direct: 'Transformers.js directly', wrapped: 'EmbeddedEngine.complete', streaming: 'EmbeddedEngine.complete + per-token callback' }[n];
+        const label = {
+            direct: 'Transformers.js directly (generate + decode)',
+            wrapped: 'EmbeddedEngine.complete',
+            streaming: 'EmbeddedEngine.complete + per-token callback',
+            libraryStreaming: "Transformers.js directly + its TextStreamer (flushes at whitespace)",
+        }[n];
         console.log(`| ${label} | ${fmt(tps(n))} | ${(summary(ms[n]).median / perBlock).toFixed(2)} |`);
     }
     console.log('');
     console.log(`wrapper overhead vs direct: median ${ow.median.toFixed(2)} %, 95 % CI ${ci(ratioWrapped)} %, per-round IQR ${ow.q1.toFixed(1)} … ${ow.q3.toFixed(1)} % (target ≤ 5 %)`);
     console.log(`streaming wrapper vs direct (non-streaming): median ${os_.median.toFixed(2)} %, 95 % CI ${ci(ratioStreaming)} %`);
+    const vsLib = summary(ratioStreamingVsLibrary.map((x) => (x - 1) * 100));
+    console.log(`streaming wrapper vs the library's TextStreamer: median ${vsLib.median.toFixed(2)} %, 95 % CI ${ci(ratioStreamingVsLibrary)} %`);
     console.log(
         `10th-percentile request time: direct ${p10('direct').toFixed(2)} ms, wrapped ${p10('wrapped').toFixed(2)} ms ` +
             `(${((p10('wrapped') / p10('direct') - 1) * 100).toFixed(2)} %), streaming ${p10('streaming').toFixed(2)} ms ` +
