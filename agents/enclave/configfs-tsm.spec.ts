@@ -35,7 +35,7 @@ class FakeTsmKernel implements TsmFileOps {
     async rmdir(path: string) {
         await fs.rm(path, { recursive: true });
     }
-    async readFile(path: string) {
+    async readFile(path: string): Promise<Buffer> {
         if (basename(path) === 'outblob') {
             const inblob = await fs.readFile(join(dirname(path), 'inblob'));
             const quote = Buffer.from(this.template);
@@ -109,7 +109,7 @@ describe('configfs-tsm quotes and the TDX enclave', () => {
 
     it('the TDX enclave refuses a quote that does not carry the report data it asked for', async () => {
         class ForgetfulKernel extends FakeTsmKernel {
-            async readFile(path: string) {
+            async readFile(path: string): Promise<Buffer> {
                 return basename(path) === 'outblob' ? tdxFixture('tdx_quote') : super.readFile(path);
             }
         }
