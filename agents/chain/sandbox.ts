@@ -158,9 +158,11 @@ export class SandboxChain implements Chain {
         const contract = await this.blockchain.getContract(address);
         const state = contract.accountState;
         const lastLt = contract.lastTransactionLt;
+        // The sandbox shows a never-touched address as an empty uninit account; toncenter calls it nonexistent.
+        const untouched = state === undefined || (state.type === 'uninit' && contract.balance === 0n && lastLt === 0n);
         return {
             address,
-            status: state === undefined ? 'nonexist' : state.type,
+            status: untouched ? 'nonexist' : state.type,
             balance: contract.balance,
             code: state?.type === 'active' ? (state.state.code ?? null) : null,
             data: state?.type === 'active' ? (state.state.data ?? null) : null,

@@ -117,7 +117,9 @@ export class ToncenterChain implements Chain {
                 }),
             );
         } catch (error) {
-            if (error instanceof ChainRequestError && /not found|cannot locate/i.test(error.message)) {
+            // The devnet answers 404; liteserver-backed toncenter says "cannot locate transaction".
+            const status = (error as { status?: number }).status;
+            if (error instanceof ChainError && (status === 404 || /cannot locate transaction|transaction not found|no transaction/i.test(error.message))) {
                 throw new TransactionNotFoundError(error.message);
             }
             throw error;
