@@ -1,0 +1,5 @@
+import { devnetCommand } from './devnet';
+import { CliCommand } from './registry';
+
+/** Every `cocoon` command; add yours here (one import, one entry). */
+export const commands: CliCommand[] = [devnetCommand];
