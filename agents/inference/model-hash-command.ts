@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { InferenceError } from './errors';
 import { computeManifest, MANIFEST_FILE_NAME, modelHashToUint256, verifyModelFolder, writeManifest } from './model-identity';
 
-export const MODEL_HASH_USAGE = `usage: cocoon model hash DIR [--write [FILE]] [--verify HASH|MANIFEST] [--json]
+export const MODEL_HASH_USAGE = `Usage: cocoon model hash DIR [--write [FILE]] [--verify HASH|MANIFEST] [--json]
 
 Prints the model hash of DIR: the sha256 of the canonical manifest of every file in it
 (path, size, sha256). This is the value Root's model allow-list holds.

@@ -1,5 +1,6 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { main } from '../../agents/cli';
 import { runModelHashCommand } from '../../agents/inference/model-hash-command';
 import { MANIFEST_FILE_NAME, modelHash } from '../../agents/inference/model-identity';
 import { cleanup, tinyModelCopy } from './helpers';
@@ -54,5 +55,18 @@ describe('cocoon model hash DIR', () => {
         expect(await run([])).toMatchObject({ code: 2, err: expect.stringMatching(/missing DIR/) });
         expect(await run([dir, '--frobnicate'])).toMatchObject({ code: 2, err: expect.stringMatching(/unknown option/) });
         expect(await run([dir, '--verify'])).toMatchObject({ code: 2 });
+    });
+
+    it('is the `cocoon model hash` command of the CLI', async () => {
+        const out: string[] = [];
+        const err: string[] = [];
+        const io = { stdout: (t: string) => out.push(t), stderr: (t: string) => err.push(t), env: {}, signal: new AbortController().signal };
+        expect(await main(['model', 'hash', dir], io)).toBe(0);
+        expect(out).toEqual([await modelHash(dir)]);
+        expect(await main(['--help'], io)).toBe(0);
+        expect(out.at(-1)).toMatch(/model hash +print a model folder's hash/);
+        expect(await main(['model', 'hash', '--help'], io)).toBe(0);
+        expect(out.at(-1)).toMatch(/^Usage: cocoon model hash DIR/);
+        expect(err).toEqual([]);
     });
 });
