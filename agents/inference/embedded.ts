@@ -65,9 +65,15 @@ const HUB_ID = /^[A-Za-z0-9][\w.-]*\/[\w.-]+$/;
 
 let libraryPromise: Promise<Lib> | null = null;
 
-/** Imports Transformers.js once (it takes a few hundred ms) and switches hub access off. */
+/**
+ * Loads Transformers.js once, on first use (it takes a few hundred ms), and switches hub access
+ * off. `require`, not `import()`: under tsx a dynamic import would load the package's ESM build
+ * beside the CommonJS build that static imports get, i.e. two copies whose Tensor classes differ.
+ */
 function library(): Promise<Lib> {
-    libraryPromise ??= import('@huggingface/transformers').then((lib) => {
+    libraryPromise ??= Promise.resolve().then(() => {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const lib = require('@huggingface/transformers') as Lib;
         lib.env.allowRemoteModels = false;
         return lib;
     });
