@@ -223,6 +223,21 @@ describe('embedded Transformers.js engine', () => {
             await shortLived.close();
             await expect(shortLived.complete({ messages: HI })).rejects.toThrow(EngineClosedError);
         });
+
+        it('closing lets the running request finish and refuses the queued ones', async () => {
+            const shortLived = await EmbeddedEngine.load({ model: dir });
+            let closing: Promise<void> | undefined;
+            const running = shortLived.complete({
+                messages: HI,
+                onToken: (c) => {
+                    if (c.completionTokens === 5) closing = shortLived.close();
+                },
+            });
+            const queued = shortLived.complete({ messages: HI });
+            await expect(running).resolves.toMatchObject({ text: ANSWER, finishReason: 'stop' });
+            await expect(queued).rejects.toThrow(EngineClosedError);
+            await closing;
+        });
     });
 });
 

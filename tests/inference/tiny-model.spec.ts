@@ -1,5 +1,7 @@
 /** @jest-environment ./agents/inference/testing/jest-environment.ts */
+import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
+import { promisify } from 'node:util';
 import * as path from 'node:path';
 import { AutoModelForCausalLM, AutoTokenizer, Tensor } from '@huggingface/transformers';
 import { modelHash } from '../../agents/inference/model-identity';
@@ -31,6 +33,20 @@ describe('the tiny test model', () => {
             await fs.rm(path.join(dir, 'onnx', 'model.onnx'));
             await ensureTinyModel(dir);
             expect(await modelHash(dir)).toBe(TINY_MODEL_HASH);
+        } finally {
+            await cleanup(root);
+        }
+    });
+
+    it('npm run model:tiny writes it into the folder given and prints its hash', async () => {
+        const root = await tempDir('tiny-script');
+        try {
+            const repo = path.resolve(__dirname, '..', '..');
+            const { stdout } = await promisify(execFile)(path.join(repo, 'node_modules', '.bin', 'tsx'), ['scripts/make-tiny-model.ts', path.join(root, 'm')], {
+                cwd: repo,
+            });
+            expect(stdout).toContain(`model hash ${TINY_MODEL_HASH}`);
+            expect(await modelHash(path.join(root, 'm'))).toBe(TINY_MODEL_HASH);
         } finally {
             await cleanup(root);
         }
