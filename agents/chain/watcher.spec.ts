@@ -96,11 +96,37 @@ describe('watcher on the in-process sandbox chain', () => {
         store.close();
     });
 
-    it('refuses to continue when the chain disagrees with its cursor (another chain, or a reset devnet)', async () => {
+    it('starting from the latest on an account with no history yet still delivers its first event', async () => {
+        const store = JournalStore.open(join(dir, 'e.journal'));
+        const empty = new Address(0, Buffer.alloc(32, 0x56));
+        const seen: string[] = [];
+        const watcher = new Watcher({
+            chain,
+            store,
+            accounts: [empty],
+            decoder: commentDecoder,
+            startFrom: 'latest',
+            handler: ({ event }) => void seen.push(event.text),
+        });
+        expect(await watcher.pollOnce()).toBe(0);
+        await sendComments(chain, source, empty, ['very first']);
+        expect(await watcher.pollOnce()).toBe(1);
+        expect(seen).toEqual(['very first']);
+        store.close();
+    });
+
+    it('refuses to continue when the chain disagrees with its cursor (another chain, or a reset devnet), and stops its loop', async () => {
         const store = JournalStore.open(join(dir, 'd.journal'));
         const [, second] = await chain.getTransactions(target, { limit: 2 });
         store.update((b) => b.put(`watcher/cursor/${target.toRawString()}`, { lt: second.lt, hash: Buffer.alloc(32, 1) }));
         await expect(watcherOn(store, []).pollOnce()).rejects.toThrow(CursorMismatchError);
+        const fatal: Error[] = [];
+        const looping = new Watcher({ chain, store, accounts: [target], decoder: commentDecoder, handler: () => undefined, pollIntervalMs: 10, onFatal: (e) => fatal.push(e) });
+        looping.start();
+        while (fatal.length === 0) await new Promise((r) => setTimeout(r, 10));
+        await looping.stop();
+        expect(fatal[0]).toBeInstanceOf(CursorMismatchError);
+        expect(looping.fatalError).toBe(fatal[0]);
         store.close();
     });
 
