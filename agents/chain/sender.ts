@@ -5,6 +5,7 @@ import { ExternalMessageRejectedError, isRetryable } from './errors';
 import { normalizedExternalHash } from './messages';
 import { RetryPolicy, sleep, withRetry } from './retry';
 import { Chain, TxId, txIdOf } from './types';
+import { byNormalizedHash, findTransaction } from './wait';
 import { Wallet } from './wallet';
 
 /**
@@ -99,9 +100,15 @@ interface IntentRecord {
     outcome?: { transaction: { lt: bigint; hash: Buffer }; succeeded: boolean; outMessages: number };
 }
 
-/** A fresh 64-bit query id: milliseconds since 1970 in the high bits, randomness below. */
+let queryIdCounter = randomBytes(4).readUInt32BE(0);
+
+/**
+ * A fresh 64-bit query id: unix seconds in the high 32 bits, a per-process counter (started at a
+ * random value) in the low 32 — unique within a process, and unlikely to meet another process's.
+ */
 export function newQueryId(): bigint {
-    return (BigInt(Date.now()) << 16n) | BigInt(randomBytes(2).readUInt16BE(0));
+    queryIdCounter = (queryIdCounter + 1) >>> 0;
+    return (BigInt(Math.floor(Date.now() / 1000)) << 32n) | BigInt(queryIdCounter);
 }
 
 function digestOf(messages: MessageRelaxed[], sendMode: SendMode | undefined): string {
@@ -282,27 +289,8 @@ export class IdempotentSender {
     }
 
     /** Looks for a wallet transaction whose external message is one this intent signed. */
-    private async findTransaction(record: IntentRecord): Promise<Transaction | undefined> {
-        const { chain, wallet } = this.options;
-        const limit = 20;
-        let from: TxId | undefined;
-        for (;;) {
-            const page = await this.call(() => chain.getTransactions(wallet.address, { limit, from }));
-            let oldest: Transaction | undefined;
-            for (const tx of page) {
-                if (!oldest || tx.lt < oldest.lt) oldest = tx;
-                if (tx.lt <= record.sinceLt) continue;
-                const inMsg = tx.inMessage;
-                if (inMsg?.info.type === 'external-in') {
-                    const hash = normalizedExternalHash(inMsg);
-                    if (record.hashes.some((h) => h.equals(hash))) return tx;
-                }
-            }
-            if (!oldest || oldest.lt <= record.sinceLt || page.length < limit) return undefined;
-            const next = txIdOf(oldest);
-            if (from && next.lt === from.lt) return undefined;
-            from = next;
-        }
+    private findTransaction(record: IntentRecord): Promise<Transaction | undefined> {
+        return this.call(() => findTransaction(this.options.chain, this.options.wallet.address, byNormalizedHash(...record.hashes), { sinceLt: record.sinceLt }));
     }
 
     private outcomeOf(record: IntentRecord): SendOutcome {
