@@ -1,9 +1,8 @@
 // Assertions that every refusal and every payment test shares: a refusal names its exit code
 // and moves no money except the bounce; a payment moves exactly what it should.
 import { Blockchain, SendMessageResult } from '@ton/sandbox';
-import { Address, beginCell, Cell, Transaction } from '@ton/core';
+import { Address, beginCell, Transaction } from '@ton/core';
 import { flattenTransaction } from '@ton/test-utils';
-import { loadWorker$Data, storeWorker$Data, Worker$Data } from '../../wrappers';
 
 function destOf(tx: Transaction): Address | null {
     const dest = tx.inMessage?.info.dest;
@@ -64,15 +63,24 @@ export async function balanceOf(blockchain: Blockchain, address: Address): Promi
     return (await blockchain.getContract(address)).balance;
 }
 
-/** Rewrites a Worker's stored state (for states no receiver of this contract can reach yet). */
-export async function patchWorkerState(blockchain: Blockchain, address: Address, patch: Partial<Worker$Data>): Promise<void> {
+/**
+ * Sets a Worker's open-job counter (a state only the Channel-facing receivers reach) by
+ * rewriting the field in place in its stored data.
+ */
+export async function setWorkerOpenJobs(blockchain: Blockchain, address: Address, openJobs: bigint): Promise<void> {
     const contract = await blockchain.getContract(address);
-    const state = contract.accountState;
-    if (state?.type !== 'active' || !state.state.data) throw new Error('worker is not active');
-    const current = loadWorker$Data(state.state.data.beginParse());
-    const data: Cell = beginCell().store(storeWorker$Data({ ...current, ...patch })).endCell();
     const account = contract.account;
-    if (account.account?.storage.state.type !== 'active') throw new Error('worker is not active');
-    account.account.storage.state.state.data = data;
+    const storage = account.account?.storage.state;
+    if (storage?.type !== 'active' || !storage.state.data) throw new Error('worker is not active');
+    const s = storage.state.data.beginParse();
+    const b = beginCell()
+        .storeAddress(s.loadAddress())
+        .storeAddress(s.loadAddress())
+        .storeUint(s.loadUint(32), 32)
+        .storeUint(s.loadUint(8), 8)
+        .storeCoins(s.loadCoins());
+    s.loadUint(16);
+    b.storeUint(openJobs, 16).storeSlice(s);
+    storage.state.data = b.endCell();
     await blockchain.setShardAccount(address, account);
 }
