@@ -30,7 +30,7 @@ describe('Worker', () => {
             const info = await worker.getInfo();
             expect(info.status).toBe(WORKER_STATUS_ACTIVE);
             expect(info.stake).toBe(toNano('12'));
-            expect(info.attested).toBe(true);
+            expect(info.attestation.attested).toBe(true);
             const events = eventsOfAll(result.transactions);
             expect(eventsOfType(events, 'WorkerRegistered')).toHaveLength(1);
             expect(eventsOfType(events, 'WorkerActivated')[0].status).toBe(WORKER_STATUS_ACTIVE);

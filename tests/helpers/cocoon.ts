@@ -10,9 +10,11 @@ import {
     ModelPrice,
     Params,
     Root,
+    rootFor,
     TEE_SIMULATED,
     TEE_TDX,
     Worker,
+    workerFor,
 } from '../../wrappers';
 import { publicKeyToInt } from '../../wrappers/signed';
 import { ed25519FromSeed, Ed25519KeyPair } from '../../agents/core/ed25519';
@@ -118,8 +120,12 @@ export async function createNetwork(options: NetworkOptions = {}): Promise<Netwo
     const blockchain = await Blockchain.create();
     const governance = await blockchain.treasury('governance');
     const params = options.params ?? devParams();
-    const root = blockchain.openContract(await Root.fromInit(governance.address, params));
-    expectSuccess(await root.send(governance.getSender(), { value: toNano('1') }, null), root.address, 'deploy Root');
+    const root = blockchain.openContract(await rootFor(governance.address, 0n));
+    expectSuccess(
+        await root.send(governance.getSender(), { value: toNano('1') }, { $$type: 'SetParams', queryId: 0n, params }),
+        root.address,
+        'deploy Root',
+    );
     const gov = governance.getSender();
     const value = toNano('0.05');
     await root.send(gov, { value }, { $$type: 'AddMeasurement', queryId: 0n, measurement: SIMULATED_MEASUREMENT, teeType: TEE_SIMULATED });
@@ -183,7 +189,7 @@ export async function registerWorker(
             prices: options.prices ?? priceList([[MODEL_A, 1000n, 2000n]]),
         },
     );
-    const worker = net.blockchain.openContract(await Worker.fromInit(net.root.address, owner.address, slot));
+    const worker = net.blockchain.openContract(await workerFor(net.root.address, owner.address, slot));
     return { worker, owner, keys, result };
 }
 
