@@ -97,12 +97,10 @@ import {
     loadChannelClosed,
     FeesSwept,
     loadFeesSwept,
-    PayoutRerouted,
-    loadPayoutRerouted,
     WorkerNoticeBounced,
     loadWorkerNoticeBounced,
-    SettlementsReported,
-    loadSettlementsReported,
+    EarningsReported,
+    loadEarningsReported,
 } from '../build/Cocoon/Cocoon_Root';
 
 export type RootEvent =
@@ -156,9 +154,8 @@ export type ChannelEvent =
     | CloseRequested
     | ChannelClosed
     | FeesSwept
-    | PayoutRerouted
     | WorkerNoticeBounced
-    | SettlementsReported;
+    | EarningsReported;
 
 /** Every event of the protocol. */
 export type CocoonEvent = RootEvent | WorkerEvent | ChannelEvent;
@@ -218,9 +215,8 @@ export const CHANNEL_EVENT_DECODERS: ReadonlyMap<number, EventDecoder> = new Map
     [0xe043000d, loadCloseRequested],
     [0xe043000e, loadChannelClosed],
     [0xe043000f, loadFeesSwept],
-    [0xe0430010, loadPayoutRerouted],
-    [0xe0430011, loadWorkerNoticeBounced],
-    [0xe0430012, loadSettlementsReported],
+    [0xe0430010, loadWorkerNoticeBounced],
+    [0xe0430011, loadEarningsReported],
 ]);
 
 const ALL_DECODERS = new Map<number, EventDecoder>([

@@ -5,6 +5,7 @@ import { Address, beginCell, Cell, toNano, Transaction } from '@ton/core';
 import { randomBytes } from 'node:crypto';
 import {
     Channel,
+    channelFor,
     CHANNEL_OPEN,
     ONCHAIN_SEQ_BASE,
     OPEN_FEE,
@@ -39,9 +40,7 @@ export async function openChannel(
     options: OpenOptions = {},
 ): Promise<OpenedChannel> {
     const clientKey = options.clientKey ?? ed25519FromSeed(randomBytes(32));
-    const channel = net.blockchain.openContract(
-        await Channel.fromInit(net.root.address, client.address, worker.worker.address),
-    );
+    const channel = net.blockchain.openContract(await channelFor(net.root.address, client.address, worker.worker.address));
     const deposit = options.deposit ?? toNano('10');
     const result = await channel.send(
         client.getSender(),
@@ -86,7 +85,6 @@ export interface SettleOptions {
     batchRoot?: bigint;
     count?: bigint;
     final?: boolean;
-    report?: boolean;
     value?: bigint;
     queryId?: bigint;
     signer?: Ed25519KeyPair;
@@ -104,7 +102,7 @@ export async function settle(
     const values = await operationValuesOf(opened.channel);
     const value =
         options.value ??
-        (options.final ? values.settleFinal : options.report ? values.settleReport : values.settle);
+        (options.final ? values.settleFinal : values.settle);
     return opened.channel.send(
         via.getSender(),
         { value },
@@ -116,7 +114,6 @@ export async function settle(
             batchRoot: options.batchRoot ?? 0n,
             count: options.count ?? 1n,
             final: options.final ?? false,
-            report: options.report ?? false,
         },
     );
 }
