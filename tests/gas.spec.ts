@@ -12,6 +12,7 @@ import {
     MODEL_B,
     Network,
     newEnclaveKeys,
+    nowOf,
     priceList,
     registerWorker,
     RegisteredWorker,
@@ -21,7 +22,7 @@ import { GasSnapshot, traceGas, txOn } from './helpers/gas';
 const gas = new GasSnapshot('root-worker');
 
 function expiryFrom(net: Network, seconds = 3600): bigint {
-    return BigInt(net.blockchain.now ?? Math.floor(Date.now() / 1000)) + BigInt(seconds);
+    return nowOf(net) + BigInt(seconds);
 }
 
 describe('gas of Root and Worker operations', () => {
@@ -33,7 +34,6 @@ describe('gas of Root and Worker operations', () => {
 
     beforeAll(async () => {
         net = await createNetwork({ auditors: 3 });
-        net.blockchain.now = Math.floor(Date.now() / 1000);
         gov = net.governance;
         owner = await net.blockchain.treasury('owner');
     });

@@ -98,6 +98,13 @@ export function auditorKeys(count: number): Ed25519KeyPair[] {
     return Array.from({ length: count }, (_, i) => ed25519FromSeed(Buffer.alloc(32, i + 1)));
 }
 
+/** Chain time at which every test network starts (fixed, so tests are reproducible). */
+export const GENESIS_TIME = 1_800_000_000;
+
+export function nowOf(net: { blockchain: Blockchain }): bigint {
+    return BigInt(net.blockchain.now ?? GENESIS_TIME);
+}
+
 export interface Network {
     blockchain: Blockchain;
     governance: SandboxContract<TreasuryContract>;
@@ -118,11 +125,12 @@ export interface NetworkOptions {
  */
 export async function createNetwork(options: NetworkOptions = {}): Promise<Network> {
     const blockchain = await Blockchain.create();
+    blockchain.now = GENESIS_TIME;
     const governance = await blockchain.treasury('governance');
     const params = options.params ?? devParams();
     const root = blockchain.openContract(await rootFor(governance.address, 0n));
     expectSuccess(
-        await root.send(governance.getSender(), { value: toNano('1') }, { $$type: 'SetParams', queryId: 0n, params }),
+        await root.send(governance.getSender(), { value: toNano('2') }, { $$type: 'SetParams', queryId: 0n, params }),
         root.address,
         'deploy Root',
     );
@@ -164,7 +172,7 @@ export interface RegisteredWorker {
     result: SendMessageResult;
 }
 
-export const REGISTRATION_EXTRA = toNano('0.2');
+export const REGISTRATION_EXTRA = toNano('0.3');
 
 /** Sends RegisterWorker from `owner` (stake defaults to the minimum) and opens the Worker. */
 export async function registerWorker(
