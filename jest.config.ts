@@ -4,7 +4,8 @@ import type { Config } from 'jest';
 // which keeps the suite fast on a 2-core machine.
 const config: Config = {
     preset: 'ts-jest',
-    testEnvironment: 'node',
+    // onnxruntime-node's outputs are typed arrays of the main V8 context; see the environment's comment.
+    testEnvironment: '<rootDir>/agents/inference/testing/jest-environment.ts',
     testMatch: ['<rootDir>/tests/**/*.spec.ts', '<rootDir>/agents/**/*.spec.ts'],
     transform: {
         '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }],

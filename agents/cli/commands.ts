@@ -1,0 +1,6 @@
+import { devnetCommand } from './devnet';
+import { modelHashCommand } from './model';
+import { CliCommand } from './registry';
+
+/** Every `cocoon` command; add yours here (one import, one entry). */
+export const commands: CliCommand[] = [devnetCommand, modelHashCommand];

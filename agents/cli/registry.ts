@@ -1,0 +1,57 @@
+/**
+ * The `cocoon` CLI is a registry of commands, one file each under `agents/cli/`. A command is
+ * selected by one or more words (`devnet`, `model hash`, `worker start`); the longest match wins.
+ * To add one: write `agents/cli/<name>.ts` exporting a `CliCommand`, and list it in
+ * `agents/cli/commands.ts`.
+ */
+export interface CliIo {
+    stdout(text: string): void;
+    stderr(text: string): void;
+    env: NodeJS.ProcessEnv;
+    /** Aborted on SIGINT/SIGTERM: long-running commands shut down gracefully. */
+    signal: AbortSignal;
+}
+
+export interface CliCommand {
+    /** Space-separated words, e.g. "devnet" or "model hash". */
+    name: string;
+    /** One line for `cocoon --help`. */
+    summary: string;
+    /** Full help: usage line, options, examples. */
+    help: string;
+    /** Returns the process exit code. Throw `CliUsageError` for bad arguments (exit code 2). */
+    run(args: string[], io: CliIo): Promise<number>;
+}
+
+/** Bad command-line arguments: printed with the command's help, exit code 2. */
+export class CliUsageError extends Error {
+    constructor(message: string) {
+        super(message);
+        this.name = 'CliUsageError';
+    }
+}
+
+export class CommandRegistry {
+    private readonly commands = new Map<string, CliCommand>();
+
+    register(command: CliCommand): this {
+        const key = command.name.trim().split(/\s+/).join(' ');
+        if (!/^[a-z][a-z0-9-]*( [a-z][a-z0-9-]*)*$/.test(key)) throw new Error(`invalid command name "${command.name}"`);
+        if (this.commands.has(key)) throw new Error(`command "${key}" is registered twice`);
+        this.commands.set(key, command);
+        return this;
+    }
+
+    /** The command named by the longest prefix of `argv`, and the remaining arguments. */
+    resolve(argv: string[]): { command: CliCommand; args: string[] } | undefined {
+        for (let words = Math.min(argv.length, 4); words >= 1; words--) {
+            const command = this.commands.get(argv.slice(0, words).join(' '));
+            if (command) return { command, args: argv.slice(words) };
+        }
+        return undefined;
+    }
+
+    list(): CliCommand[] {
+        return [...this.commands.values()].sort((a, b) => a.name.localeCompare(b.name));
+    }
+}
