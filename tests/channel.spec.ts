@@ -55,7 +55,9 @@ import {
     jobSubject,
     MAX_PAYLOAD_CELLS,
     ONCHAIN_SEQ_BASE,
+    FINALIZE_MIN_VALUE,
     OPEN_FEE,
+    SETTLE_MIN_VALUE,
     parseChannelJobs,
     parseChannelTerms,
     publicKeyToInt,
@@ -347,7 +349,7 @@ describe('Channel', () => {
         });
 
         it('refuses a value below the operation fee', async () => {
-            expectRefused(await settle(opened, owner, toNano('1'), { value: values.settle - 1n }), channel.address, Number(ERR_LOW_VALUE));
+            expectRefused(await settle(opened, owner, toNano('1'), { value: SETTLE_MIN_VALUE - 1n }), channel.address, Number(ERR_LOW_VALUE));
         });
 
         it('keeps working while Closing, and is refused once Closed', async () => {
@@ -616,7 +618,7 @@ describe('Channel', () => {
             at(nowOf(net) + net.params.channel.challengeWindow - 1n);
             expectRefused(await send(stranger, values.finalizeJob, { $$type: 'FinalizeJob', queryId: 0n, seq: posted }), channel.address, Number(ERR_WINDOW_NOT_OVER));
             at(nowOf(net) + 1n);
-            expectRefused(await send(stranger, values.finalizeJob - 1n, { $$type: 'FinalizeJob', queryId: 0n, seq: posted }), channel.address, Number(ERR_LOW_VALUE));
+            expectRefused(await send(stranger, FINALIZE_MIN_VALUE - 1n, { $$type: 'FinalizeJob', queryId: 0n, seq: posted }), channel.address, Number(ERR_LOW_VALUE));
             await send(stranger, values.finalizeJob, { $$type: 'FinalizeJob', queryId: 0n, seq: posted });
             expectRefused(await send(stranger, values.finalizeJob, { $$type: 'FinalizeJob', queryId: 0n, seq: posted }), channel.address, Number(ERR_NO_SUCH_JOB));
         });
