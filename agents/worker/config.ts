@@ -97,15 +97,12 @@ export interface WorkerConfig {
     settlement: {
         /** Settle a channel when its best voucher exceeds what is settled by at least this much. */
         minAmount: bigint;
-        /** Settle every closing channel this many seconds before its close delay ends, at the latest. */
-        closingMarginSeconds: number;
-        /** How often the agent checks what to settle and finalize. */
-        intervalMs: number;
     };
     onchain: {
         /** Commit outputs up to this size inline in CommitResult (the rest by hash, served over HTTP). */
         inlineOutputMaxBytes: number;
     };
+    /** How often the agent polls its Worker and channels and runs its maintenance pass (jobs, finalization, settlement). */
     watcher: { pollIntervalMs: number };
     /** How long SIGTERM waits for in-flight jobs before handing them back. */
     shutdownGraceMs: number;
@@ -472,11 +469,9 @@ export function parseWorkerConfig(
         issues.push({ path: 'limits.maxPromptBytes', message: `must be below http.maxBodyBytes (${http.maxBodyBytes}): the prompt travels inside the request body` });
     }
 
-    const settlementReader = top.sub('settlement', ['minAmount', 'closingMarginSeconds', 'intervalMs']);
+    const settlementReader = top.sub('settlement', ['minAmount']);
     const settlement = {
         minAmount: settlementReader.ton('minAmount', toNano('1'))!,
-        closingMarginSeconds: settlementReader.int('closingMarginSeconds', 300, 0)!,
-        intervalMs: settlementReader.int('intervalMs', 5_000, 50, 3_600_000)!,
     };
     const onchainReader = top.sub('onchain', ['inlineOutputMaxBytes']);
     const onchain = { inlineOutputMaxBytes: onchainReader.int('inlineOutputMaxBytes', 2048, 0, 64 * 1024)! };
