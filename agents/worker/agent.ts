@@ -16,7 +16,7 @@ import { modelHashToUint256 } from '../inference/model-identity';
 import { JournalLockedError, JournalStore } from '../store';
 import { ChannelDirectory } from './channels';
 import { WorkerConfig } from './config';
-import { WorkerFatalError } from './errors';
+import { ApiError, WorkerFatalError } from './errors';
 import { FastPath } from './fast-path';
 import { JobRunner } from './job-runner';
 import { createLogger, Logger } from './logger';
@@ -174,30 +174,9 @@ async function assemble(
     const enclave = deps.enclave ?? enclaveFromConfig(config, worker, wlog);
     const journal = new SigningJournal(store, onFatal);
 
-    const registrationContext = {
-        chain,
-        wallet,
-        sender,
-        journal,
-        enclave,
-        root: config.root,
-        slot: config.slot,
-        model,
-        prices: config.prices,
-        endpoint: config.http.publicUrl,
-        capacity: config.registration.capacity,
-        stake: config.registration.stake,
-        renewBeforeSeconds: config.registration.renewBeforeSeconds,
-        log: wlog,
-    };
-    let registration = await ensureRegistration(registrationContext, { auto: config.registration.auto });
-    wlog.info('worker-ready', {
-        status: statusName(registration.info.status),
-        stake: fromNano(registration.info.stake),
-        actions: registration.actions,
-        model: engine.modelHash,
-    });
-    let attestation: CurrentAttestation = registration.attestation;
+    let registration: RegistrationOutcome | undefined;
+    let attestation: CurrentAttestation | undefined;
+    const notReady = () => new ApiError('starting', 'the worker is still starting (registering on-chain); retry in a few seconds');
 
     const channels = new ChannelDirectory(chain, config.root, worker, config.channelCacheMs);
     const scheduler = new JobScheduler(config.limits.maxConcurrentJobs, config.limits.maxQueuedJobs);
@@ -261,7 +240,9 @@ async function assemble(
 
     const modelName = engine.model;
     const handlers = {
-        attestation: () => ({
+        attestation: () => {
+            if (!attestation) throw notReady();
+            return {
             version: 1,
             worker: worker.toString(),
             owner: wallet.address.toString(),
@@ -276,14 +257,18 @@ async function assemble(
             quoteHash: attestation.quoteHash.toString('hex'),
             models: [{ name: modelName, hash: engine!.modelHash, promptPrice: config.prices.prompt.toString(), completionPrice: config.prices.completion.toString() }],
             limits: { maxPromptBytes: config.limits.maxPromptBytes, maxTokens: config.limits.maxTokens },
-        }),
-        prepareJob: (body: unknown) => fastPath.prepareJob(body),
+            };
+        },
+        prepareJob: async (body: unknown) => {
+            if (!registration) throw notReady();
+            return fastPath.prepareJob(body);
+        },
         voucher: (body: unknown) => fastPath.voucher(body),
         result: (channel: string, seq: string) => fastPath.result(channel, seq),
         health: () => ({
-            status: fatalError ? 'failed' : scheduler.draining ? 'draining' : 'ok',
+            status: fatalError ? 'failed' : scheduler.draining ? 'draining' : registration ? 'ok' : 'starting',
             worker: worker.toString(),
-            workerStatus: statusName(registration.info.status),
+            workerStatus: registration ? statusName(registration.info.status) : 'unknown',
             chain: { kind: chain.kind, lastPassAt: onchain!.lastPassAt || null },
             queue: { inFlight: scheduler.inFlight, queued: scheduler.queued, maxConcurrent: scheduler.maxConcurrent, maxQueued: scheduler.maxQueued },
         }),
@@ -310,7 +295,34 @@ async function assemble(
         if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new Error(`port ${config.http.port} on ${config.http.host} is in use: choose another http.port`);
         throw error;
     }
-    wlog.info('listening', { url: server.url, publicUrl: config.http.publicUrl });
+    cleanups.push(() => server.close(0));
+    wlog.info('listening', { url: server.url, publicUrl: config.http.publicUrl ?? server.url });
+
+    const registrationContext = {
+        chain,
+        wallet,
+        sender,
+        journal,
+        enclave,
+        root: config.root,
+        slot: config.slot,
+        model,
+        prices: config.prices,
+        endpoint: config.http.publicUrl ?? server.url,
+        capacity: config.registration.capacity,
+        stake: config.registration.stake,
+        renewBeforeSeconds: config.registration.renewBeforeSeconds,
+        log: wlog,
+    };
+    registration = await ensureRegistration(registrationContext, { auto: config.registration.auto });
+    wlog.info('worker-ready', {
+        status: statusName(registration.info.status),
+        stake: fromNano(registration.info.stake),
+        actions: registration.actions,
+        model: engine.modelHash,
+    });
+    attestation = registration.attestation;
+
     onchain.start();
 
     // Attestation upkeep: renew before it expires (and pick up endpoint or price changes).
@@ -348,7 +360,7 @@ async function assemble(
         owner: wallet.address,
         modelHash: engine.modelHash,
         get registration() {
-            return registration;
+            return registration!;
         },
         journal,
         store,

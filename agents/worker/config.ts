@@ -81,8 +81,8 @@ export interface WorkerConfig {
     http: {
         host: string;
         port: number;
-        /** The URL clients reach this agent at (recorded in the Worker contract). */
-        publicUrl: string;
+        /** The URL clients reach this agent at (recorded in the Worker contract); default: the address it listens on. */
+        publicUrl?: string;
         maxBodyBytes: number;
         requestTimeoutMs: number;
         headersTimeoutMs: number;
@@ -440,13 +440,15 @@ export function parseWorkerConfig(
     const httpReader = top.sub('http', ['host', 'port', 'publicUrl', 'maxBodyBytes', 'requestTimeoutMs', 'headersTimeoutMs']);
     const host = httpReader.string('host', '127.0.0.1')!;
     const port = overrides.port ?? httpReader.int('port', 8090, 0, 65535)!;
-    const publicUrl = httpReader.string('publicUrl', `http://${host}:${port}`)!;
-    try {
-        const url = new URL(publicUrl);
-        if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('protocol');
-        if (Buffer.byteLength(publicUrl) > 127) issues.push({ path: 'http.publicUrl', message: 'must be at most 127 bytes (the Worker contract stores it in one cell)' });
-    } catch {
-        issues.push({ path: 'http.publicUrl', message: `must be an http(s) URL, got ${JSON.stringify(publicUrl)}` });
+    const publicUrl = httpReader.optionalString('publicUrl');
+    if (publicUrl !== undefined) {
+        try {
+            const url = new URL(publicUrl);
+            if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('protocol');
+            if (Buffer.byteLength(publicUrl) > 127) issues.push({ path: 'http.publicUrl', message: 'must be at most 127 bytes (the Worker contract stores it in one cell)' });
+        } catch {
+            issues.push({ path: 'http.publicUrl', message: `must be an http(s) URL, got ${JSON.stringify(publicUrl)}` });
+        }
     }
     const http = {
         host,
