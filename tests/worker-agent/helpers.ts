@@ -139,7 +139,7 @@ export class TestClient {
 
     constructor(
         readonly world: SandboxWorld,
-        readonly agent: WorkerAgentHandle,
+        public agent: WorkerAgentHandle,
     ) {}
 
     static async open(world: SandboxWorld, agent: WorkerAgentHandle, deposit: bigint, name = `client-${randomBytes(4).toString('hex')}`): Promise<TestClient> {
@@ -156,8 +156,8 @@ export class TestClient {
     }
 
     /** Seals `payload` for (channel, seq) and POSTs it; returns the raw response and the reply key. */
-    async post(seq: bigint, payload: unknown, options: { stream?: boolean; model?: string } = {}) {
-        const sealed = sealRequest(Buffer.from(JSON.stringify(payload)), {
+    async post(seq: bigint, payload: unknown, options: { stream?: boolean; model?: string; resend?: ReturnType<typeof sealRequest> } = {}) {
+        const sealed = options.resend ?? sealRequest(Buffer.from(JSON.stringify(payload)), {
             recipientKey: Buffer.from(this.attestation.encryptionKey, 'hex'),
             context: { channel: this.address, seq },
         });
