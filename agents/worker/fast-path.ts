@@ -153,7 +153,8 @@ export class FastPath {
         return {
             kind: 'run',
             execute: async (onChunk) => {
-                const promise = this.start(record, prices, maxCost, onChunk ? { onChunk, replyTo: opened.replyTo } : undefined);
+                // Admitted above (assertRoom): run it even if the queue filled up since.
+                const promise = this.start(record, prices, maxCost, onChunk ? { onChunk, replyTo: opened.replyTo } : undefined, true);
                 return jobAnswer(await this.settle(promise));
             },
         };
