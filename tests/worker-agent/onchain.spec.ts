@@ -175,7 +175,7 @@ describe('worker agent on-chain', () => {
         await until('the confirmed batch', () => agent.journal.batches(client.address.toRawString()).some((b) => b.state === 'confirmed'));
         const settles = await incoming(client.address, OP_SETTLE);
         expect(settles).toHaveLength(1);
-        const payout = (await incoming(wallet.address, OP_CHANNEL_SETTLED)).filter((tx) => tx.inMessage!.info.src.toString() === client.address.toString());
+        const payout = (await incoming(wallet.address, OP_CHANNEL_SETTLED)).filter((tx) => (tx.inMessage!.info.src as Address).toString() === client.address.toString());
         expect(payout).toHaveLength(1);
         const s = payout[0].inMessage!.body.beginParse();
         s.skip(32);
