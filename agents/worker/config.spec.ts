@@ -30,7 +30,7 @@ describe('worker config', () => {
         const config = parseWorkerConfig(minimal(), { env, baseDir: '/srv/worker' });
         expect(config.network).toBe('devnet');
         expect(config.chain.endpoint).toBe('http://127.0.0.1:8081/jsonRPC');
-        expect(config.root.equals(Address.parse(ROOT))).toBe(true);
+        expect(config.root!.equals(Address.parse(ROOT))).toBe(true);
         expect(config.slot).toBe(0n);
         expect(config.dataDir).toBe('/srv/worker/.cocoon-worker');
         expect(config.model).toEqual({ engine: 'embedded', path: '/srv/worker/models/tiny', name: undefined, device: 'cpu', threads: undefined });

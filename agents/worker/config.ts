@@ -52,7 +52,8 @@ export interface WorkerConfig {
     source: string;
     network: NetworkName;
     chain: { endpoint?: string; apiKey?: string; timeoutMs: number; minIntervalMs: number };
-    root: Address;
+    /** Root's address (on network "local" without one: a dev Root deployed on the in-process chain). */
+    root?: Address;
     slot: bigint;
     wallet: { mnemonicFile?: string; mnemonicEnv: string; version: WalletVersion; subwallet?: number };
     dataDir: string;
@@ -332,7 +333,8 @@ export function parseWorkerConfig(
     };
 
     let root: Address | undefined;
-    const rootText = top.string('root');
+    // On network "local" the agent deploys its own Root on the in-process chain unless given one.
+    const rootText = network === 'local' ? top.optionalString('root') : top.string('root');
     if (rootText !== undefined) {
         try {
             root = Address.parse(rootText);
@@ -484,7 +486,7 @@ export function parseWorkerConfig(
         source,
         network,
         chain,
-        root: root ?? new Address(0, Buffer.alloc(32)),
+        root,
         slot,
         wallet,
         dataDir,
