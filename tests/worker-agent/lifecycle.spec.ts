@@ -169,6 +169,37 @@ describe('worker agent lifecycle', () => {
         }
     });
 
+    it('ends a stream that fails after it began with an error event, signs nothing, and lets the same input run again', async () => {
+        const { dir, engine, agent, client } = await setup({}, 4);
+        engine.open();
+        let failNext = true;
+        const original = engine.complete.bind(engine);
+        engine.complete = async (request) => {
+            if (!failNext) return original(request);
+            failNext = false;
+            request.onToken?.({ text: '!', completionTokens: 1 });
+            const { InferenceTimeoutError } = await import('../../agents/inference/errors');
+            throw new InferenceTimeoutError('generation ran past its limit', { text: '!', completionTokens: 1 });
+        };
+        try {
+            const payload = { messages: [{ role: 'user', content: 'stream' }], max_tokens: 3 };
+            const { res } = await client.post(1n, payload, { stream: true });
+            expect(res.status).toBe(200);
+            const { readEvents } = await import('./helpers');
+            const events = await readEvents(res);
+            expect(events.map((e) => e.event)).toEqual(['chunk', 'error']);
+            expect(events[1].data).toMatchObject({ code: 'internal', message: expect.stringMatching(/past its limit/) });
+            expect(agent.journal.job(client.address, 1n)?.state).toBe('failed');
+            expect(agent.metrics.receiptsSigned.get()).toBe(0);
+            const again = await client.chat(1n, 'stream', 3);
+            expect(again.status).toBe(200);
+            expect(again.v!.answer.content).toBe(TINY_ANSWER.slice(0, 3));
+        } finally {
+            await agent.stop();
+            removeDir(dir);
+        }
+    });
+
     it('stops taking work and exits non-zero when its journal cannot be written, signing nothing without a record', async () => {
         const { dir, agent, client, engine } = await setup({}, 3);
         engine.open();
