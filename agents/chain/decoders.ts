@@ -28,12 +28,16 @@ export function readBodyHead(body: Cell): BodyHead {
     return { op, queryId: s.remainingBits >= 64 ? s.loadUintBig(64) : null, comment: null };
 }
 
-/** Whether the transaction's compute and action phases succeeded (its effects happened). */
+/**
+ * Whether the transaction did what its message asked: the code ran without an exception and its
+ * actions were applied. A message to an account without code (compute phase skipped) is a plain
+ * credit and counts as succeeded, although TON marks such transactions "aborted".
+ */
 export function transactionSucceeded(tx: Transaction): boolean {
     const d = tx.description;
     if (d.type !== 'generic') return true;
-    if (d.aborted) return false;
-    if (d.computePhase.type === 'vm' && !d.computePhase.success) return false;
+    if (d.computePhase.type === 'skipped') return true;
+    if (!d.computePhase.success) return false;
     return d.actionPhase ? d.actionPhase.success : true;
 }
 

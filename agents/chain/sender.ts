@@ -5,6 +5,7 @@ import { ExternalMessageRejectedError, isRetryable } from './errors';
 import { normalizedExternalHash } from './messages';
 import { RetryPolicy, sleep, withRetry } from './retry';
 import { Chain, TxId, txIdOf } from './types';
+import { byNormalizedHash, findTransaction } from './wait';
 import { Wallet } from './wallet';
 
 /**
@@ -282,27 +283,8 @@ export class IdempotentSender {
     }
 
     /** Looks for a wallet transaction whose external message is one this intent signed. */
-    private async findTransaction(record: IntentRecord): Promise<Transaction | undefined> {
-        const { chain, wallet } = this.options;
-        const limit = 20;
-        let from: TxId | undefined;
-        for (;;) {
-            const page = await this.call(() => chain.getTransactions(wallet.address, { limit, from }));
-            let oldest: Transaction | undefined;
-            for (const tx of page) {
-                if (!oldest || tx.lt < oldest.lt) oldest = tx;
-                if (tx.lt <= record.sinceLt) continue;
-                const inMsg = tx.inMessage;
-                if (inMsg?.info.type === 'external-in') {
-                    const hash = normalizedExternalHash(inMsg);
-                    if (record.hashes.some((h) => h.equals(hash))) return tx;
-                }
-            }
-            if (!oldest || oldest.lt <= record.sinceLt || page.length < limit) return undefined;
-            const next = txIdOf(oldest);
-            if (from && next.lt === from.lt) return undefined;
-            from = next;
-        }
+    private findTransaction(record: IntentRecord): Promise<Transaction | undefined> {
+        return this.call(() => findTransaction(this.options.chain, this.options.wallet.address, byNormalizedHash(...record.hashes), { sinceLt: record.sinceLt }));
     }
 
     private outcomeOf(record: IntentRecord): SendOutcome {

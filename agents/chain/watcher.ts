@@ -53,6 +53,11 @@ export interface WatcherOptions<E> {
     /** Where to start an account with no cursor: its first transaction (default) or its latest. */
     startFrom?: 'genesis' | 'latest';
     log?: (entry: Record<string, unknown>) => void;
+    /**
+     * Called once when the watcher stops on an error retrying cannot fix (its cursor does not
+     * match the chain). The agent should exit non-zero so its supervisor and operator notice.
+     */
+    onFatal?: (error: Error) => void;
 }
 
 /** The chain's history for an account disagrees with the saved cursor (another network, or a reset devnet). */
@@ -81,6 +86,7 @@ export class Watcher<E> {
     private readonly retry: RetryPolicy;
     private controller: AbortController | undefined;
     private loop: Promise<void> | undefined;
+    private failure: Error | undefined;
 
     constructor(private readonly options: WatcherOptions<E>) {
         this.name = options.name ?? 'watcher';
@@ -120,6 +126,12 @@ export class Watcher<E> {
                     await sleep(this.options.pollIntervalMs ?? 2000, controller.signal);
                 } catch (error) {
                     if (error instanceof RetryAbortedError || controller.signal.aborted) break;
+                    if (error instanceof CursorMismatchError) {
+                        this.failure = error;
+                        this.options.log?.({ event: 'watcher-stopped', watcher: this.name, error: error.message });
+                        this.options.onFatal?.(error);
+                        break;
+                    }
                     failures += 1;
                     const delay = backoffDelay(failures, this.retry);
                     this.options.log?.({ event: 'watcher-poll-failed', watcher: this.name, error: (error as Error).message, retryInMs: delay });
@@ -127,6 +139,11 @@ export class Watcher<E> {
                 }
             }
         })();
+    }
+
+    /** The error that stopped the polling loop, if any. */
+    get fatalError(): Error | undefined {
+        return this.failure;
     }
 
     async stop(): Promise<void> {
@@ -155,7 +172,8 @@ export class Watcher<E> {
         const cursor = store.get<StoredCursor>(key);
         if (!cursor && this.options.startFrom === 'latest') {
             const [latest] = await this.call(() => this.options.chain.getTransactions(account, { limit: 1 }), signal);
-            if (latest) store.update((b) => b.put(key, { lt: latest.lt, hash: latest.hash() }));
+            // An account with no history yet starts from its beginning (lt 0), so its first event is not skipped.
+            store.update((b) => b.put(key, latest ? { lt: latest.lt, hash: latest.hash() } : { lt: 0n, hash: Buffer.alloc(32) }));
             return 0;
         }
         const fresh = await this.collectNewer(account, cursor, signal);

@@ -8,6 +8,7 @@ import { normalizedExternalHash } from '../../agents/chain/messages';
 import { SandboxChain } from '../../agents/chain/sandbox';
 import { ToncenterChain } from '../../agents/chain/toncenter';
 import { Chain, txIdOf } from '../../agents/chain/types';
+import { byInternalMessage, byNormalizedHash, TransactionWaitTimeoutError, waitForTransaction } from '../../agents/chain/wait';
 import { Wallet } from '../../agents/chain/wallet';
 import { faucet, startDevnet } from './helpers/devnet-process';
 
@@ -113,5 +114,27 @@ describe.each(implementations)('%s implements the Chain interface', (_name, setu
         expect(page.map((t) => t.lt)).toEqual([all[2].lt, all[3].lt]);
         await expect(h.chain.getTransactions(wallet.address, { limit: 2, from: { lt: all[2].lt, hash: Buffer.alloc(32) } })).rejects.toThrow(TransactionNotFoundError);
         await expect(h.chain.getTransactions(wallet.address, { limit: 101 })).rejects.toThrow(/1\.\.100/);
+    });
+
+    it('waits for the transaction a message caused, by normalized hash or by in-message', async () => {
+        const seqno = await wallet.getSeqno(h.chain);
+        const boc = await wallet.createTransfer({
+            seqno,
+            validUntil: (await h.chain.now()) + 60,
+            deploy: false,
+            messages: [internal({ to: new Address(0, Buffer.alloc(32, 3)), value: toNano('0.1'), bounce: false })],
+        });
+        const { normalizedHash } = await h.chain.sendExternal(boc);
+        const tx = await waitForTransaction(h.chain, wallet.address, byNormalizedHash(normalizedHash), { timeoutMs: 10_000, pollIntervalMs: 100 });
+        expect(tx.inMessage?.info.type).toBe('external-in');
+        const [first] = (await h.chain.getTransactions(wallet.address, { limit: 100 })).slice(-1);
+        // The oldest transaction is the funding transfer: an internal message, from the funder only.
+        const funder = (first.inMessage!.info as { src: Address }).src;
+        expect(byInternalMessage({ from: funder })(first)).toBe(true);
+        expect(byInternalMessage({ from: new Address(0, Buffer.alloc(32, 9)) })(first)).toBe(false);
+        expect(byInternalMessage({ from: funder })(tx)).toBe(false);
+        await expect(
+            waitForTransaction(h.chain, wallet.address, byNormalizedHash(Buffer.alloc(32)), { timeoutMs: 300, pollIntervalMs: 100 }),
+        ).rejects.toThrow(TransactionWaitTimeoutError);
     });
 });

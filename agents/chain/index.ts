@@ -1,0 +1,14 @@
+export * from './types';
+export * from './errors';
+export * from './messages';
+export * from './retry';
+export * from './sandbox';
+export * from './toncenter';
+export * from './toncenter-stack';
+export * from './wallet';
+export * from './sender';
+export * from './wait';
+export * from './watcher';
+export * from './decoders';
+export { Devnet, DevnetStateError, FaucetRequestError } from './devnet/devnet';
+export { startDevnetServer, DEVNET_METHODS } from './devnet/server';
