@@ -100,9 +100,15 @@ interface IntentRecord {
     outcome?: { transaction: { lt: bigint; hash: Buffer }; succeeded: boolean; outMessages: number };
 }
 
-/** A fresh 64-bit query id: milliseconds since 1970 in the high bits, randomness below. */
+let queryIdCounter = randomBytes(4).readUInt32BE(0);
+
+/**
+ * A fresh 64-bit query id: unix seconds in the high 32 bits, a per-process counter (started at a
+ * random value) in the low 32 — unique within a process, and unlikely to meet another process's.
+ */
 export function newQueryId(): bigint {
-    return (BigInt(Date.now()) << 16n) | BigInt(randomBytes(2).readUInt16BE(0));
+    queryIdCounter = (queryIdCounter + 1) >>> 0;
+    return (BigInt(Math.floor(Date.now() / 1000)) << 32n) | BigInt(queryIdCounter);
 }
 
 function digestOf(messages: MessageRelaxed[], sendMode: SendMode | undefined): string {

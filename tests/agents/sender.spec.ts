@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Address, beginCell, internal, toNano } from '@ton/core';
 import { mnemonicNew } from '@ton/crypto';
 import { readBodyHead } from '../../agents/chain/decoders';
-import { IdempotencyConflictError, IdempotentSender, SendOutcomeUnknownError, SenderOptions } from '../../agents/chain/sender';
+import { IdempotencyConflictError, IdempotentSender, newQueryId, SendOutcomeUnknownError, SenderOptions } from '../../agents/chain/sender';
 import { ToncenterChain } from '../../agents/chain/toncenter';
 import { Wallet } from '../../agents/chain/wallet';
 import { JournalStore } from '../../agents/store/store';
@@ -85,6 +85,12 @@ describe('idempotent sender: a send is applied once, whatever is lost on the way
         expect(again.transaction).toEqual(first.transaction);
         expect(await deliveries(1n)).toBe(1);
         expect(await wallet.getSeqno(direct)).toBe(1);
+    });
+
+    it('makes fresh 64-bit query ids', () => {
+        const ids = new Set(Array.from({ length: 1000 }, () => newQueryId()));
+        expect(ids.size).toBe(1000);
+        for (const id of ids) expect(id > 0n && id < 1n << 64n).toBe(true);
     });
 
     it('refuses a query id reused for different messages, and sends nothing', async () => {
