@@ -130,6 +130,7 @@ describe('gas of Root and Worker operations', () => {
         });
         expect(await w.getStatus()).toBe(6n);
         gas.record('Worker.ProveEquivocation', txOn(result, w.address));
+        gas.record('Root.SlashProceeds', txOn(result, net.root.address));
         expect(publicKeyToInt(keys.signing.publicKey)).toBe((await w.getInfo()).attestation.claim.signingKey);
     });
 
