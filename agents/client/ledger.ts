@@ -69,6 +69,24 @@ export interface StoredReceipt {
 
 const RECEIPTS_KEPT = 1000;
 
+/**
+ * An on-chain job this client posted and has not seen finished. It keeps the ephemeral key that
+ * opens the answer, so a restarted client can still read the result, finalize it, or expire it
+ * and collect the timeout compensation.
+ */
+export interface OnChainJobRecord {
+    [key: string]: StoredValue | undefined;
+    channel: string;
+    seq: bigint;
+    model: bigint;
+    inputHash: Buffer;
+    maxPayment: bigint;
+    deadline: number;
+    replySecretKey: Buffer;
+    status: 'posted' | 'committed' | 'finalized' | 'expired' | 'rejected';
+    postedAt: number;
+}
+
 function toStored(c: ChannelRecord): StoredChannel {
     const prices: StoredChannel['prices'] = {};
     for (const [model, p] of c.prices) prices[model] = { prompt: p.prompt, completion: p.completion };
@@ -238,6 +256,38 @@ export class ClientLedger {
         if (cumulative <= record.deliveredCumulative) return;
         record.deliveredCumulative = cumulative;
         this.store.update((b) => b.put(this.channelKey(channel), toStored(record)));
+    }
+
+    recordOnChainJob(job: OnChainJobRecord): void {
+        this.store.update((b) => b.put(this.onChainKey(job.channel, job.seq), job));
+    }
+
+    onChainJob(channel: Address, seq: bigint): OnChainJobRecord | undefined {
+        return this.store.get<OnChainJobRecord>(this.onChainKey(channel.toRawString(), seq));
+    }
+
+    /** On-chain jobs not yet finalized, expired or rejected (all channels, or one). */
+    openOnChainJobs(channel?: Address): OnChainJobRecord[] {
+        const prefix = channel ? `client/onchain/${channel.toRawString()}/` : 'client/onchain/';
+        return this.store
+            .keys(prefix)
+            .map((k) => this.store.get<OnChainJobRecord>(k)!)
+            .filter((j) => j.status === 'posted' || j.status === 'committed');
+    }
+
+    setOnChainJobStatus(channel: Address, seq: bigint, status: OnChainJobRecord['status']): void {
+        const job = this.onChainJob(channel, seq);
+        if (!job) return;
+        job.status = status;
+        this.store.update((b) => {
+            // A finished job's key is no longer needed: drop the secret with the record's status change.
+            if (status === 'finalized' || status === 'expired' || status === 'rejected') job.replySecretKey = Buffer.alloc(0);
+            b.put(this.onChainKey(job.channel, job.seq), job);
+        });
+    }
+
+    private onChainKey(channel: string, seq: bigint): string {
+        return `client/onchain/${channel}/${seq.toString().padStart(20, '0')}`;
     }
 
     receipts(channel: Address): StoredReceipt[] {

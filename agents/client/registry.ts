@@ -57,7 +57,8 @@ export interface WorkerRecord {
     /** Status once an expired attestation is taken into account (ACTIVE turns JAILED). */
     effectiveStatus: number;
     stake: bigint;
-    openJobs: bigint;
+    /** Accepted on-chain jobs may claim the stake until then (unix seconds). */
+    jobsLockedUntil: bigint;
     attestationExpiry: number;
     attested: boolean;
     rejected: boolean;
@@ -212,7 +213,7 @@ export class RootRegistry {
             status: Number(info.status),
             effectiveStatus: Number(info.effectiveStatus),
             stake: info.stake,
-            openJobs: info.openJobs,
+            jobsLockedUntil: info.jobsLockedUntil,
             attestationExpiry: Number(info.attestationExpiry),
             attested: info.attestation.attested,
             rejected: info.attestation.rejected,
