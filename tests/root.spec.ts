@@ -308,6 +308,41 @@ describe('Root', () => {
         });
     });
 
+    describe('every governance message', () => {
+        const messages: [string, () => Parameters<Root['send']>[3]][] = [
+            ['SetParams', () => ({ $$type: 'SetParams', queryId: 0n, params: devParams() })],
+            ['AddMeasurement', () => ({ $$type: 'AddMeasurement', queryId: 0n, measurement: 5n, teeType: TEE_TDX })],
+            ['RemoveMeasurement', () => ({ $$type: 'RemoveMeasurement', queryId: 0n, measurement: TDX_MEASUREMENT })],
+            ['AddModel', () => ({ $$type: 'AddModel', queryId: 0n, model: 5n, flags: 0n })],
+            ['RemoveModel', () => ({ $$type: 'RemoveModel', queryId: 0n, model: MODEL_B })],
+            ['AddAuditor', () => ({ $$type: 'AddAuditor', queryId: 0n, key: 5n })],
+            ['RemoveAuditor', () => ({ $$type: 'RemoveAuditor', queryId: 0n, key: publicKeyToInt(net.auditors[2].publicKey) })],
+            ['SetQuorum', () => ({ $$type: 'SetQuorum', queryId: 0n, quorum: 2n })],
+            ['ProposeOwner', () => ({ $$type: 'ProposeOwner', queryId: 0n, newOwner: stranger.address })],
+            ['Pause', () => ({ $$type: 'Pause', queryId: 0n })],
+            ['WithdrawFees', () => ({ $$type: 'WithdrawFees', queryId: 0n, amount: 1n, to: stranger.address })],
+        ];
+
+        it.each(messages)('%s: refused from a stranger (256) and below the minimum value (258), changing nothing', async (_name, body) => {
+            const snapshot = async () => {
+                const { owner: o, pendingOwner, ...rest } = await root.getState();
+                return { ...rest, owner: o.toString(), pendingOwner: pendingOwner?.toString() ?? null, params: await root.getParams() };
+            };
+            const before = await snapshot();
+            expectRefused(await root.send(stranger.getSender(), { value: GOV_VALUE }, body()), root.address, Number(ERR_NOT_OWNER));
+            expectRefused(await root.send(gov.getSender(), { value: toNano('0.02') - 1n }, body()), root.address, Number(ERR_LOW_VALUE));
+            expect(await snapshot()).toEqual(before);
+        });
+
+        it.each(messages)('%s: from the owner with enough value, succeeds and returns the unused value', async (_name, body) => {
+            await root.send(stranger.getSender(), { value: toNano('1') }, { $$type: 'ProtocolFee' });
+            const result = await root.send(gov.getSender(), { value: GOV_VALUE }, body());
+            expect(result.transactions).toHaveTransaction({ to: root.address, success: true });
+            expect(receivedBy(result, gov.address, root.address)).toBeGreaterThan(0n);
+            expect(eventsOfAll(result.transactions).length).toBeGreaterThan(0);
+        });
+    });
+
     describe('ProposeOwner / AcceptOwner (two-step ownership)', () => {
         it('transfers ownership only when the proposed owner accepts; the old owner loses its rights', async () => {
             const next = await net.blockchain.treasury('next-owner');
@@ -384,6 +419,18 @@ describe('Root', () => {
             const after = await balanceOf(net.blockchain, root.address);
             expect(after).toBeGreaterThanOrEqual(ROOT_STORAGE_RESERVE);
             expect(after).toBeLessThan(ROOT_STORAGE_RESERVE + toNano('0.001'));
+        });
+
+        it('a withdrawal to an address that bounces comes back to the treasury', async () => {
+            await root.send(stranger.getSender(), { value: toNano('3') }, { $$type: 'ProtocolFee' });
+            const before = await root.getWithdrawable();
+            const nowhere = (await workerFor(root.address, stranger.address, 999n)).address; // never deployed
+            const result = await govSend({ $$type: 'WithdrawFees', queryId: 0n, amount: toNano('2'), to: nowhere });
+            expect(result.transactions).toHaveTransaction({ from: root.address, to: nowhere, success: false });
+            expect(result.transactions).toHaveTransaction({ from: nowhere, to: root.address, inMessageBounced: true });
+            const after = await root.getWithdrawable();
+            // back but for the forward and bounce fees
+            expect(before - after).toBeLessThan(toNano('0.01'));
         });
 
         it('refuses more than is available (boundary: available + 1), zero, and a stranger', async () => {

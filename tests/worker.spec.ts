@@ -31,7 +31,9 @@ import {
     publicKeyToInt,
     ReceiptFields,
     signReceipt,
+    storeAttestationChecked,
     storeAttestationVerdict,
+    storePricesChecked,
     storeParams,
     storeParamsUpdate,
     storeWorkerDeploy,
@@ -233,6 +235,20 @@ describe('Worker', () => {
             await setParams(devParams({ minWorkerStake: toNano('20') }));
             await sync();
             expect(await worker.getStatus()).toBe(WORKER_STATUS_ACTIVE);
+        });
+
+        it('refuses AttestationChecked and PricesChecked not sent by Root', async () => {
+            const checked = beginCell()
+                .store(storeAttestationChecked({
+                    $$type: 'AttestationChecked', queryId: 0n, claim: claimOf(newEnclaveKeys()), paramsVersion: 5n, paused: false,
+                    params: beginCell().store(storeParams(net.params)).endCell(),
+                }))
+                .endCell();
+            expectRefused(await stranger.send({ to: worker.address, value: toNano('0.1'), body: checked }), worker.address, Number(ERR_NOT_ROOT));
+            const prices = beginCell().store(storePricesChecked({ $$type: 'PricesChecked', queryId: 0n, prices: priceList([[0x77n, 1n, 1n]]) })).endCell();
+            expectRefused(await stranger.send({ to: worker.address, value: toNano('0.1'), body: prices }), worker.address, Number(ERR_NOT_ROOT));
+            expect((await worker.getInfo()).attestation.claim).toEqual(claimOf(keys));
+            expect((await worker.getPrices()).has(0x77n)).toBe(false);
         });
 
         it('refuses too little value and a ParamsUpdate not sent by Root', async () => {

@@ -3,17 +3,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { Address, internal, toNano } from '@ton/core';
-import { mnemonicNew, mnemonicToPrivateKey } from '@ton/crypto';
+import { mnemonicToPrivateKey } from '@ton/crypto';
 import { WalletContractV4, WalletContractV5R1 } from '@ton/ton';
 import { parseExternalBoc } from './messages';
 import { loadMnemonic, Wallet, WalletConfigError } from './wallet';
+
+const FIXED_MNEMONIC = 'knock exchange trap spend civil tiny gadget mobile choose festival silver bread sense nurse enhance indoor trophy hover alcohol space grace update lake true'.split(' ');
 
 describe('agent wallets from a mnemonic', () => {
     let dir: string;
     let words: string[];
     beforeAll(async () => {
         dir = mkdtempSync(join(tmpdir(), 'cocoon-wallet-'));
-        words = await mnemonicNew();
+        // Fixed test data: a random mnemonic could share a word with an error message by chance.
+        words = FIXED_MNEMONIC;
     });
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

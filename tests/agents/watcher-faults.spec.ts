@@ -117,7 +117,7 @@ describe('watcher against the devnet under injected faults', () => {
         const startChild = (): { child: ChildProcess; handled: string[]; done: Promise<boolean> } => {
             const child = spawn(process.execPath, ['-e', `require('tsx/cjs'); require(${JSON.stringify(join(REPO_ROOT, 'tests/agents/helpers/watcher-child.ts'))});`], {
                 cwd: REPO_ROOT,
-                env: { ...process.env, ENDPOINT: `${proxyUrl}/jsonRPC`, STORE: storePath, TARGET: target.toString(), EXPECTED: String(texts.length), HANDLER_DELAY_MS: '15' },
+                env: { ...process.env, ENDPOINT: `${proxyUrl}/jsonRPC`, STORE: storePath, TARGET: target.toString(), EXPECTED: String(texts.length), HANDLER_DELAY_MS: '25' },
                 stdio: ['ignore', 'pipe', 'inherit'],
             });
             const handled: string[] = [];
