@@ -97,3 +97,57 @@ export function attestationBody(net: Network, w: AttestedWorker, overrides: Reco
         ...overrides,
     };
 }
+
+/**
+ * A TCP relay on 127.0.0.1 standing for the network path to a worker's endpoint: the worker
+ * registers the relay's URL as its endpoint; `cut()` makes that endpoint unreachable (connection
+ * refused) while the worker agent itself keeps running and watching the chain.
+ */
+export interface EndpointRelay {
+    url: string;
+    port: number;
+    setTarget(port: number): void;
+    cut(): Promise<void>;
+}
+
+export async function endpointRelay(): Promise<EndpointRelay> {
+    const net = await import('node:net');
+    let target = 0;
+    const sockets = new Set<import('node:net').Socket>();
+    const server = net.createServer((client) => {
+        sockets.add(client);
+        const upstream = net.connect(target, '127.0.0.1');
+        sockets.add(upstream);
+        client.pipe(upstream).pipe(client);
+        const drop = () => {
+            client.destroy();
+            upstream.destroy();
+            sockets.delete(client);
+            sockets.delete(upstream);
+        };
+        client.on('error', drop).on('close', drop);
+        upstream.on('error', drop).on('close', drop);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as import('node:net').AddressInfo).port;
+    return {
+        url: `http://127.0.0.1:${port}`,
+        port,
+        setTarget: (p) => (target = p),
+        cut: async () => {
+            for (const s of sockets) s.destroy();
+            await new Promise<void>((resolve) => server.close(() => resolve()));
+        },
+    };
+}
+
+/** How many job requests (`POST /v1/jobs`, any status) a worker agent has received, from its own /metrics. */
+export async function jobRequestsSeen(agentUrl: string): Promise<number> {
+    const text = await (await fetch(`${agentUrl}/metrics`)).text();
+    let total = 0;
+    for (const line of text.split('\n')) {
+        const m = /^cocoon_worker_http_requests_total\{([^}]*)\} (\d+)/.exec(line);
+        if (m && /route="jobs"/.test(m[1])) total += Number(m[2]);
+    }
+    return total;
+}
