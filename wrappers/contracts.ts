@@ -40,8 +40,8 @@ export function workerFor(root: Address, owner: Address, slot: bigint): Promise<
  */
 export function channelFor(root: Address, client: Address, worker: Address): Promise<Channel> {
     return Channel.fromInit(
+        0n,
         0n, 0n, 0n,
-        0n, 0n, 0n, 0n,
         0n, 0n,
         worker,
         null,

@@ -12,11 +12,11 @@ import { Enclave } from '../enclave/types';
 import { EmbeddedEngine } from '../inference/embedded';
 import { InferenceEngine } from '../inference/engine';
 import { OpenAICompatibleEngine } from '../inference/openai-compatible';
-import { modelHashToUint256 } from '../inference/model-identity';
+import { computeManifest, modelHashToUint256, readManifest } from '../inference/model-identity';
 import { JournalLockedError, JournalStore } from '../store';
 import { ChannelDirectory } from './channels';
 import { WorkerConfig } from './config';
-import { WorkerFatalError } from './errors';
+import { ApiError, WorkerFatalError } from './errors';
 import { FastPath } from './fast-path';
 import { JobRunner } from './job-runner';
 import { createLogger, Logger } from './logger';
@@ -36,6 +36,8 @@ import { SigningJournal } from './signing-journal';
 export interface WorkerAgentDeps {
     /** The chain (required for network "local"; otherwise built from config.chain). */
     chain?: Chain;
+    /** Root's address when the config names none (network "local": the Root the caller deployed). */
+    root?: Address;
     /** The gas wallet (otherwise loaded from config.wallet). */
     wallet?: Wallet;
     /** The inference engine (otherwise loaded from config.model); the agent closes only engines it loaded. */
@@ -97,6 +99,13 @@ export async function engineFromConfig(config: WorkerConfig): Promise<InferenceE
     });
 }
 
+/** The configured model's identity, computed from its files without loading it. */
+export async function modelHashFromConfig(config: WorkerConfig): Promise<string> {
+    const m = config.model;
+    if (m.engine === 'embedded') return (await computeManifest(m.path)).hash;
+    return m.modelDir ? (await computeManifest(m.modelDir)).hash : (await readManifest(m.manifestFile!)).hash;
+}
+
 export function enclaveFromConfig(config: WorkerConfig, worker: Address, log: Logger): Enclave {
     const sealKey = resolveSealKey(config.dataDir, config.enclave.type, config.enclave.sealKey);
     const loaded = loadOrCreateEnclaveKeys(config.dataDir, config.enclave.type, worker, sealKey);
@@ -143,6 +152,8 @@ async function assemble(
 ): Promise<WorkerAgentHandle> {
     if (store.repairedBytes > 0) log.warn('journal-repaired', { droppedBytes: store.repairedBytes });
     const chain = deps.chain ?? chainFromConfig(config);
+    const root = config.root ?? deps.root;
+    if (!root) throw new Error('no Root address: set "root" in the worker config (or pass deps.root with network "local")');
     const wallet = deps.wallet ?? (await Wallet.load({ file: config.wallet.mnemonicFile, envVar: config.wallet.mnemonicEnv }, { version: config.wallet.version, subwallet: config.wallet.subwallet }));
     const metrics = workerMetrics();
     let fatalError: WorkerFatalError | undefined;
@@ -161,7 +172,7 @@ async function assemble(
     const sender = new IdempotentSender({ chain, wallet, store, log: (entry) => log.debug('sender', entry), ...deps.senderOptions });
     const resumed = await sender.resume();
     if (resumed) log.info('send-resumed', { queryId: resumed.queryId, succeeded: resumed.succeeded });
-    const worker = await workerAddressOf(config.root, wallet.address, config.slot);
+    const worker = await workerAddressOf(root, wallet.address, config.slot);
     const wlog = log.child({ worker: worker.toString() });
 
     let engine = deps.engine;
@@ -174,32 +185,11 @@ async function assemble(
     const enclave = deps.enclave ?? enclaveFromConfig(config, worker, wlog);
     const journal = new SigningJournal(store, onFatal);
 
-    const registrationContext = {
-        chain,
-        wallet,
-        sender,
-        journal,
-        enclave,
-        root: config.root,
-        slot: config.slot,
-        model,
-        prices: config.prices,
-        endpoint: config.http.publicUrl,
-        capacity: config.registration.capacity,
-        stake: config.registration.stake,
-        renewBeforeSeconds: config.registration.renewBeforeSeconds,
-        log: wlog,
-    };
-    let registration = await ensureRegistration(registrationContext, { auto: config.registration.auto });
-    wlog.info('worker-ready', {
-        status: statusName(registration.info.status),
-        stake: fromNano(registration.info.stake),
-        actions: registration.actions,
-        model: engine.modelHash,
-    });
-    let attestation: CurrentAttestation = registration.attestation;
+    let registration: RegistrationOutcome | undefined;
+    let attestation: CurrentAttestation | undefined;
+    const notReady = () => new ApiError('starting', 'the worker is still starting (registering on-chain); retry in a few seconds');
 
-    const channels = new ChannelDirectory(chain, config.root, worker, config.channelCacheMs);
+    const channels = new ChannelDirectory(chain, root, worker, config.channelCacheMs);
     const scheduler = new JobScheduler(config.limits.maxConcurrentJobs, config.limits.maxQueuedJobs);
     const runner = new JobRunner({ enclave, engine, journal, model, limits: config.limits, metrics, log: wlog });
     let onchain: OnchainService | undefined;
@@ -231,7 +221,7 @@ async function assemble(
         runner,
         scheduler,
         worker,
-        root: config.root,
+        root: root,
         model,
         inlineOutputMaxBytes: config.onchain.inlineOutputMaxBytes,
         settlementMin: config.settlement.minAmount,
@@ -261,11 +251,13 @@ async function assemble(
 
     const modelName = engine.model;
     const handlers = {
-        attestation: () => ({
+        attestation: () => {
+            if (!attestation) throw notReady();
+            return {
             version: 1,
             worker: worker.toString(),
             owner: wallet.address.toString(),
-            root: config.root.toString(),
+            root: root.toString(),
             slot: config.slot.toString(),
             teeType: attestation.teeType,
             evidence: attestation.evidence.toString('base64'),
@@ -276,14 +268,18 @@ async function assemble(
             quoteHash: attestation.quoteHash.toString('hex'),
             models: [{ name: modelName, hash: engine!.modelHash, promptPrice: config.prices.prompt.toString(), completionPrice: config.prices.completion.toString() }],
             limits: { maxPromptBytes: config.limits.maxPromptBytes, maxTokens: config.limits.maxTokens },
-        }),
-        prepareJob: (body: unknown) => fastPath.prepareJob(body),
+            };
+        },
+        prepareJob: async (body: unknown) => {
+            if (!registration) throw notReady();
+            return fastPath.prepareJob(body);
+        },
         voucher: (body: unknown) => fastPath.voucher(body),
         result: (channel: string, seq: string) => fastPath.result(channel, seq),
         health: () => ({
-            status: fatalError ? 'failed' : scheduler.draining ? 'draining' : 'ok',
+            status: fatalError ? 'failed' : scheduler.draining ? 'draining' : registration ? 'ok' : 'starting',
             worker: worker.toString(),
-            workerStatus: statusName(registration.info.status),
+            workerStatus: registration ? statusName(registration.info.status) : 'unknown',
             chain: { kind: chain.kind, lastPassAt: onchain!.lastPassAt || null },
             queue: { inFlight: scheduler.inFlight, queued: scheduler.queued, maxConcurrent: scheduler.maxConcurrent, maxQueued: scheduler.maxQueued },
         }),
@@ -310,7 +306,34 @@ async function assemble(
         if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new Error(`port ${config.http.port} on ${config.http.host} is in use: choose another http.port`);
         throw error;
     }
-    wlog.info('listening', { url: server.url, publicUrl: config.http.publicUrl });
+    cleanups.push(() => server.close(0));
+    wlog.info('listening', { url: server.url, publicUrl: config.http.publicUrl ?? server.url });
+
+    const registrationContext = {
+        chain,
+        wallet,
+        sender,
+        journal,
+        enclave,
+        root: root,
+        slot: config.slot,
+        model,
+        prices: config.prices,
+        endpoint: config.http.publicUrl ?? server.url,
+        capacity: config.registration.capacity,
+        stake: config.registration.stake,
+        renewBeforeSeconds: config.registration.renewBeforeSeconds,
+        log: wlog,
+    };
+    registration = await ensureRegistration(registrationContext, { auto: config.registration.auto });
+    wlog.info('worker-ready', {
+        status: statusName(registration.info.status),
+        stake: fromNano(registration.info.stake),
+        actions: registration.actions,
+        model: engine.modelHash,
+    });
+    attestation = registration.attestation;
+
     onchain.start();
 
     // Attestation upkeep: renew before it expires (and pick up endpoint or price changes).
@@ -348,7 +371,7 @@ async function assemble(
         owner: wallet.address,
         modelHash: engine.modelHash,
         get registration() {
-            return registration;
+            return registration!;
         },
         journal,
         store,

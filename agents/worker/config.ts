@@ -52,7 +52,8 @@ export interface WorkerConfig {
     source: string;
     network: NetworkName;
     chain: { endpoint?: string; apiKey?: string; timeoutMs: number; minIntervalMs: number };
-    root: Address;
+    /** Root's address (on network "local" without one: a dev Root deployed on the in-process chain). */
+    root?: Address;
     slot: bigint;
     wallet: { mnemonicFile?: string; mnemonicEnv: string; version: WalletVersion; subwallet?: number };
     dataDir: string;
@@ -81,8 +82,8 @@ export interface WorkerConfig {
     http: {
         host: string;
         port: number;
-        /** The URL clients reach this agent at (recorded in the Worker contract). */
-        publicUrl: string;
+        /** The URL clients reach this agent at (recorded in the Worker contract); default: the address it listens on. */
+        publicUrl?: string;
         maxBodyBytes: number;
         requestTimeoutMs: number;
         headersTimeoutMs: number;
@@ -332,7 +333,8 @@ export function parseWorkerConfig(
     };
 
     let root: Address | undefined;
-    const rootText = top.string('root');
+    // On network "local" the agent deploys its own Root on the in-process chain unless given one.
+    const rootText = network === 'local' ? top.optionalString('root') : top.string('root');
     if (rootText !== undefined) {
         try {
             root = Address.parse(rootText);
@@ -440,13 +442,15 @@ export function parseWorkerConfig(
     const httpReader = top.sub('http', ['host', 'port', 'publicUrl', 'maxBodyBytes', 'requestTimeoutMs', 'headersTimeoutMs']);
     const host = httpReader.string('host', '127.0.0.1')!;
     const port = overrides.port ?? httpReader.int('port', 8090, 0, 65535)!;
-    const publicUrl = httpReader.string('publicUrl', `http://${host}:${port}`)!;
-    try {
-        const url = new URL(publicUrl);
-        if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('protocol');
-        if (Buffer.byteLength(publicUrl) > 127) issues.push({ path: 'http.publicUrl', message: 'must be at most 127 bytes (the Worker contract stores it in one cell)' });
-    } catch {
-        issues.push({ path: 'http.publicUrl', message: `must be an http(s) URL, got ${JSON.stringify(publicUrl)}` });
+    const publicUrl = httpReader.optionalString('publicUrl');
+    if (publicUrl !== undefined) {
+        try {
+            const url = new URL(publicUrl);
+            if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('protocol');
+            if (Buffer.byteLength(publicUrl) > 127) issues.push({ path: 'http.publicUrl', message: 'must be at most 127 bytes (the Worker contract stores it in one cell)' });
+        } catch {
+            issues.push({ path: 'http.publicUrl', message: `must be an http(s) URL, got ${JSON.stringify(publicUrl)}` });
+        }
     }
     const http = {
         host,
@@ -482,7 +486,7 @@ export function parseWorkerConfig(
         source,
         network,
         chain,
-        root: root ?? new Address(0, Buffer.alloc(32)),
+        root,
         slot,
         wallet,
         dataDir,

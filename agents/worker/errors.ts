@@ -23,7 +23,7 @@ export class WorkerConfigError extends Error {
     }
 }
 
-/** HTTP error codes of docs/worker-api.md (plus method_not_allowed). */
+/** HTTP error codes of docs/worker-api.md. */
 export type ApiErrorCode =
     | 'bad_request'
     | 'payment_required'
@@ -34,6 +34,7 @@ export type ApiErrorCode =
     | 'too_large'
     | 'busy'
     | 'draining'
+    | 'starting'
     | 'internal';
 
 export const API_ERROR_STATUS: Record<ApiErrorCode, number> = {
@@ -46,6 +47,7 @@ export const API_ERROR_STATUS: Record<ApiErrorCode, number> = {
     too_large: 413,
     busy: 429,
     draining: 503,
+    starting: 503,
     internal: 500,
 };
 

@@ -61,11 +61,11 @@ export function parseUintField(o: Record<string, unknown>, name: string, max = M
     return BigInt(text);
 }
 
-export function parseBase64Field(o: Record<string, unknown>, name: string, maxBytes: number): Buffer {
+export function parseBase64Field(o: Record<string, unknown>, name: string, maxBytes: number, hint?: string): Buffer {
     const text = field(o, name, isString, 'base64');
     if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text)) throw new ApiError('bad_request', `${name} is not base64`);
     const bytes = Buffer.from(text, 'base64');
-    if (bytes.length > maxBytes) throw new ApiError('too_large', `${name} is ${bytes.length} bytes; at most ${maxBytes}`);
+    if (bytes.length > maxBytes) throw new ApiError('too_large', `${name} is ${bytes.length} bytes; at most ${maxBytes}${hint ? ` (${hint})` : ''}`);
     return bytes;
 }
 
@@ -97,7 +97,7 @@ export class FastPath {
             throw new ApiError('bad_request', `this worker serves model ${this.deps.model.toString(16).padStart(64, '0')}, not ${modelText.toLowerCase()}`);
         }
         if (o.stream !== undefined && typeof o.stream !== 'boolean') throw new ApiError('bad_request', 'stream must be true or false');
-        const envelope = parseBase64Field(o, 'envelope', limits.maxPromptBytes + ENVELOPE_OVERHEAD);
+        const envelope = parseBase64Field(o, 'envelope', limits.maxPromptBytes + ENVELOPE_OVERHEAD, `the prompt may be at most limits.maxPromptBytes = ${limits.maxPromptBytes} bytes`);
         const opened = this.deps.runner.open(envelope, channel, seq);
 
         const key = jobKey(channel, seq);
@@ -153,7 +153,8 @@ export class FastPath {
         return {
             kind: 'run',
             execute: async (onChunk) => {
-                const promise = this.start(record, prices, maxCost, onChunk ? { onChunk, replyTo: opened.replyTo } : undefined);
+                // Admitted above (assertRoom): run it even if the queue filled up since.
+                const promise = this.start(record, prices, maxCost, onChunk ? { onChunk, replyTo: opened.replyTo } : undefined, true);
                 return jobAnswer(await this.settle(promise));
             },
         };

@@ -52,9 +52,8 @@ export class JobScheduler {
         }
     }
 
-    /** Runs `task` when a slot is free. */
+    /** Runs `task` when a slot is free; a refused job throws at once (ApiError busy or draining). */
     run<T>(task: (signal: AbortSignal) => Promise<T>, options: { mustRun?: boolean } = {}): Promise<T> {
-        if (this.closed && !options.mustRun) return Promise.reject(new ApiError('draining', 'the worker is shutting down and takes no new work'));
         if (!options.mustRun) this.assertRoom();
         const controller = new AbortController();
         const execution = new Promise<T>((resolve, reject) => {

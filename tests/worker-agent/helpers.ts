@@ -118,16 +118,28 @@ export interface JobResponse {
     body: Record<string, unknown>;
 }
 
+export interface Verified {
+    answer: { content: string; finish_reason: string };
+    receipt: ReturnType<typeof parseReceipt>;
+    cell: Cell;
+    signature: Buffer;
+    signatureValid: boolean;
+    resultHashMatches: boolean;
+    inputHashMatches: boolean;
+}
+
 /** A client of one channel: seals requests, checks receipts, signs vouchers. */
 export class TestClient {
     readonly key: Ed25519KeyPair = ed25519FromSeed(randomBytes(32));
     channel!: SandboxContract<Channel>;
     treasury!: SandboxContract<TreasuryContract>;
     attestation!: Attestation;
+    /** Cost of every receipt received, by seq: what the client owes in total. */
+    readonly costs = new Map<bigint, bigint>();
 
     constructor(
         readonly world: SandboxWorld,
-        readonly agent: WorkerAgentHandle,
+        public agent: WorkerAgentHandle,
     ) {}
 
     static async open(world: SandboxWorld, agent: WorkerAgentHandle, deposit: bigint, name = `client-${randomBytes(4).toString('hex')}`): Promise<TestClient> {
@@ -144,8 +156,8 @@ export class TestClient {
     }
 
     /** Seals `payload` for (channel, seq) and POSTs it; returns the raw response and the reply key. */
-    async post(seq: bigint, payload: unknown, options: { stream?: boolean; model?: string } = {}) {
-        const sealed = sealRequest(Buffer.from(JSON.stringify(payload)), {
+    async post(seq: bigint, payload: unknown, options: { stream?: boolean; model?: string; resend?: ReturnType<typeof sealRequest> } = {}) {
+        const sealed = options.resend ?? sealRequest(Buffer.from(JSON.stringify(payload)), {
             recipientKey: Buffer.from(this.attestation.encryptionKey, 'hex'),
             context: { channel: this.address, seq },
         });
@@ -164,15 +176,18 @@ export class TestClient {
     }
 
     /** Runs a chat job; verifies the answer envelope and the receipt like the SDK does. */
-    async chat(seq: bigint, content: string, maxTokens = 8) {
+    /** Runs a chat job, verifies it, and (unless `pay` is false) signs a voucher for everything owed, as the SDK does. */
+    async chat(seq: bigint, content: string, maxTokens = 8, options: { pay?: boolean } = {}): Promise<{ status: number; body: Record<string, any>; v?: Verified }> {
         const payload = { messages: [{ role: 'user', content }], max_tokens: maxTokens };
         const { res, sealed } = await this.post(seq, payload);
-        const body = (await res.json()) as Record<string, string>;
-        if (res.status !== 200) return { status: res.status, body } as const;
-        return { status: 200, body, ...this.verify(seq, payload, body, sealed.replyKeyPair.secretKey) } as const;
+        const body = (await res.json()) as Record<string, any>;
+        if (res.status !== 200) return { status: res.status, body };
+        const v = this.verify(seq, payload, body, sealed.replyKeyPair.secretKey);
+        if (options.pay !== false) await this.pay();
+        return { status: 200, body, v };
     }
 
-    verify(seq: bigint, payload: unknown, body: Record<string, string>, replySecretKey: Buffer) {
+    verify(seq: bigint, payload: unknown, body: Record<string, string>, replySecretKey: Buffer): Verified {
         const plaintext = openResponse(Buffer.from(body.envelope, 'base64'), {
             replySecretKey,
             expectedSenderKey: Buffer.from(this.attestation.encryptionKey, 'hex'),
@@ -182,6 +197,7 @@ export class TestClient {
         const cell = Cell.fromBoc(Buffer.from(body.receipt, 'base64'))[0];
         const receipt = parseReceipt(cell);
         const signature = Buffer.from(body.signature, 'base64');
+        this.costs.set(seq, BigInt(body.cost));
         const signatureValid = verifySigned({ cell, signature }, Buffer.from(this.attestation.signingKey, 'hex'));
         const { createHash } = require('node:crypto') as typeof import('node:crypto');
         const sha = (b: Buffer) => BigInt('0x' + createHash('sha256').update(b).digest('hex'));
@@ -194,6 +210,17 @@ export class TestClient {
             resultHashMatches: receipt.resultHash === sha(plaintext),
             inputHashMatches: receipt.inputHash === sha(Buffer.from(JSON.stringify(payload))),
         };
+    }
+
+    get owed(): bigint {
+        return [...this.costs.values()].reduce((a, b) => a + b, 0n);
+    }
+
+    /** Signs and sends a voucher for everything received so far. */
+    async pay() {
+        const r = await this.voucher(this.owed);
+        if (r.status !== 200) throw new Error(`voucher refused: ${JSON.stringify(r.body)}`);
+        return r;
     }
 
     async voucher(cumulative: bigint, options: { key?: Ed25519KeyPair; channel?: Address } = {}) {
