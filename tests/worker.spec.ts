@@ -63,7 +63,7 @@ import {
     registerWorker,
     snapshotOf,
 } from './helpers/cocoon';
-import { balanceOf, expectNothingSentTo, expectRefused, receivedBy, setWorkerOpenJobs, txsOn } from './helpers/assertions';
+import { balanceOf, expectNothingSentTo, expectRefused, receivedBy, setWorkerJobsLockedUntil, txsOn } from './helpers/assertions';
 
 const CHANNEL = Address.parse('EQD__________________________________________0vo');
 
@@ -396,10 +396,10 @@ describe('Worker', () => {
             expect(left).toBeGreaterThan(WORKER_STORAGE_RESERVE - toNano('0.01'));
         });
 
-        it('refuses Withdraw while on-chain jobs are open', async () => {
+        it('refuses Withdraw while an accepted on-chain job may still claim the stake', async () => {
             await ownerSend({ $$type: 'RequestUnbond', queryId: 0n });
             net.blockchain.now = Number((await worker.getInfo()).unbondAt);
-            await setWorkerOpenJobs(net.blockchain, worker.address, 1n);
+            await setWorkerJobsLockedUntil(net.blockchain, worker.address, BigInt(net.blockchain.now) + 1n);
             expectRefused(await ownerSend({ $$type: 'Withdraw', queryId: 0n }), worker.address, Number(ERR_OPEN_JOBS));
             expect(await worker.getStake()).toBe(toNano('20'));
         });

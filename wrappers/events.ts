@@ -1,8 +1,6 @@
 // Decodes the events (external out messages) of the contracts into typed objects, by opcode.
 // Each event type is a Tact message with a fixed opcode (0xE052xxxx Root, 0xE057xxxx Worker,
 // 0xE043xxxx Channel); decoding uses only the generated load functions.
-// CHANNEL SECTION: the Channel work adds its events to CHANNEL_EVENT_DECODERS and its union type
-// to CocoonEvent; nothing else changes.
 import { Cell, Slice, Transaction } from '@ton/core';
 import {
     AttestationApproved,
@@ -68,6 +66,42 @@ import {
     WorkerRegistered,
     WorkerSlashed,
 } from '../build/Cocoon/Cocoon_Root';
+import {
+    ChannelOpenRequested,
+    loadChannelOpenRequested,
+    ChannelOpened,
+    loadChannelOpened,
+    ChannelOpenFailed,
+    loadChannelOpenFailed,
+    ToppedUp,
+    loadToppedUp,
+    ChannelSettled,
+    loadChannelSettled,
+    JobPosted,
+    loadJobPosted,
+    JobRejected,
+    loadJobRejected,
+    ResultCommitted,
+    loadResultCommitted,
+    JobFinalized,
+    loadJobFinalized,
+    JobTimedOut,
+    loadJobTimedOut,
+    JobDisputed,
+    loadJobDisputed,
+    DisputeResolved,
+    loadDisputeResolved,
+    CloseRequested,
+    loadCloseRequested,
+    ChannelClosed,
+    loadChannelClosed,
+    FeesSwept,
+    loadFeesSwept,
+    WorkerNoticeBounced,
+    loadWorkerNoticeBounced,
+    EarningsReported,
+    loadEarningsReported,
+} from '../build/Cocoon/Cocoon_Root';
 
 export type RootEvent =
     | ParamsChanged
@@ -104,8 +138,27 @@ export type WorkerEvent =
     | WorkerSlashed
     | UpdateRefused;
 
-/** Every event of the protocol (the Channel work widens this union with its events). */
-export type CocoonEvent = RootEvent | WorkerEvent;
+export type ChannelEvent =
+    | ChannelOpenRequested
+    | ChannelOpened
+    | ChannelOpenFailed
+    | ToppedUp
+    | ChannelSettled
+    | JobPosted
+    | JobRejected
+    | ResultCommitted
+    | JobFinalized
+    | JobTimedOut
+    | JobDisputed
+    | DisputeResolved
+    | CloseRequested
+    | ChannelClosed
+    | FeesSwept
+    | WorkerNoticeBounced
+    | EarningsReported;
+
+/** Every event of the protocol. */
+export type CocoonEvent = RootEvent | WorkerEvent | ChannelEvent;
 
 export type EventDecoder = (slice: Slice) => CocoonEvent;
 
@@ -146,8 +199,25 @@ export const WORKER_EVENT_DECODERS: ReadonlyMap<number, EventDecoder> = new Map<
     [0xe057000f, loadUpdateRefused],
 ]);
 
-/** Filled by the Channel work (0xE043xxxx). */
-export const CHANNEL_EVENT_DECODERS: ReadonlyMap<number, EventDecoder> = new Map<number, EventDecoder>([]);
+export const CHANNEL_EVENT_DECODERS: ReadonlyMap<number, EventDecoder> = new Map<number, EventDecoder>([
+    [0xe0430001, loadChannelOpenRequested],
+    [0xe0430002, loadChannelOpened],
+    [0xe0430003, loadChannelOpenFailed],
+    [0xe0430004, loadToppedUp],
+    [0xe0430005, loadChannelSettled],
+    [0xe0430006, loadJobPosted],
+    [0xe0430007, loadJobRejected],
+    [0xe0430008, loadResultCommitted],
+    [0xe0430009, loadJobFinalized],
+    [0xe043000a, loadJobTimedOut],
+    [0xe043000b, loadJobDisputed],
+    [0xe043000c, loadDisputeResolved],
+    [0xe043000d, loadCloseRequested],
+    [0xe043000e, loadChannelClosed],
+    [0xe043000f, loadFeesSwept],
+    [0xe0430010, loadWorkerNoticeBounced],
+    [0xe0430011, loadEarningsReported],
+]);
 
 const ALL_DECODERS = new Map<number, EventDecoder>([
     ...ROOT_EVENT_DECODERS,

@@ -4,7 +4,7 @@
 // identical in every contract of the project); each contract class comes from its own file.
 export * from '../build/Cocoon/Cocoon_Root';
 export { Worker, Worker_getterMapping } from '../build/Cocoon/Cocoon_Worker';
-// CHANNEL SECTION: export { Channel, ... } from '../build/Cocoon/Cocoon_Channel';
+export { Channel, Channel_getterMapping } from '../build/Cocoon/Cocoon_Channel';
 export * from './contracts';
 export * from './signed';
 export * from './events';

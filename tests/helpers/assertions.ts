@@ -64,10 +64,10 @@ export async function balanceOf(blockchain: Blockchain, address: Address): Promi
 }
 
 /**
- * Sets a Worker's open-job counter (a state only the Channel-facing receivers reach) by
- * rewriting the field in place in its stored data.
+ * Sets until when a Worker's accepted on-chain jobs may claim its stake (jobsLockedUntil, a
+ * state the Channel-facing ReserveJob reaches) by rewriting the field in place in its data.
  */
-export async function setWorkerOpenJobs(blockchain: Blockchain, address: Address, openJobs: bigint): Promise<void> {
+export async function setWorkerJobsLockedUntil(blockchain: Blockchain, address: Address, until: bigint): Promise<void> {
     const contract = await blockchain.getContract(address);
     const account = contract.account;
     const storage = account.account?.storage.state;
@@ -79,8 +79,8 @@ export async function setWorkerOpenJobs(blockchain: Blockchain, address: Address
         .storeUint(s.loadUint(32), 32)
         .storeUint(s.loadUint(8), 8)
         .storeCoins(s.loadCoins());
-    s.loadUint(16);
-    b.storeUint(openJobs, 16).storeSlice(s);
+    s.loadUint(32);
+    b.storeUint(until, 32).storeSlice(s);
     storage.state.data = b.endCell();
     await blockchain.setShardAccount(address, account);
 }
