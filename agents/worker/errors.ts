@@ -1,0 +1,93 @@
+/**
+ * The worker agent's errors. Each says what went wrong and what to do; the HTTP layer maps the
+ * request-level ones to the status codes of docs/worker-api.md.
+ */
+
+/** A problem with one config field; `WorkerConfigError` collects them all from one pass. */
+export interface ConfigIssue {
+    /** Dotted path of the field, e.g. `http.port` (`(file)` for the file itself). */
+    path: string;
+    message: string;
+}
+
+export class WorkerConfigError extends Error {
+    constructor(
+        readonly source: string,
+        readonly issues: ConfigIssue[],
+    ) {
+        super(
+            `worker config ${source} has ${issues.length} problem${issues.length === 1 ? '' : 's'}:\n` +
+                issues.map((i) => `  - ${i.path}: ${i.message}`).join('\n'),
+        );
+        this.name = 'WorkerConfigError';
+    }
+}
+
+/** HTTP error codes of docs/worker-api.md (plus method_not_allowed). */
+export type ApiErrorCode =
+    | 'bad_request'
+    | 'payment_required'
+    | 'not_found'
+    | 'method_not_allowed'
+    | 'seq_used'
+    | 'voucher_stale'
+    | 'too_large'
+    | 'busy'
+    | 'draining'
+    | 'internal';
+
+export const API_ERROR_STATUS: Record<ApiErrorCode, number> = {
+    bad_request: 400,
+    payment_required: 402,
+    not_found: 404,
+    method_not_allowed: 405,
+    seq_used: 409,
+    voucher_stale: 409,
+    too_large: 413,
+    busy: 429,
+    draining: 503,
+    internal: 500,
+};
+
+/** A request the agent refuses; carries the API error code and a message for the caller. */
+export class ApiError extends Error {
+    constructor(
+        readonly code: ApiErrorCode,
+        message: string,
+        readonly headers: Record<string, string> = {},
+    ) {
+        super(message);
+        this.name = 'ApiError';
+    }
+
+    get status(): number {
+        return API_ERROR_STATUS[this.code];
+    }
+}
+
+/**
+ * The agent cannot go on safely (its journal cannot be written, its chain history does not match
+ * its store): it stops taking work and its process exits non-zero so a supervisor notices.
+ */
+export class WorkerFatalError extends Error {
+    constructor(message: string, options?: { cause?: unknown }) {
+        super(message, options);
+        this.name = 'WorkerFatalError';
+    }
+}
+
+/** Registration or attestation renewal could not be completed on-chain. */
+export class RegistrationError extends Error {
+    constructor(message: string) {
+        super(message);
+        this.name = 'RegistrationError';
+    }
+}
+
+/** The sealed enclave keys cannot be opened (wrong sealing key, damaged file, other worker). */
+export class SealedKeysError extends Error {
+    constructor(message: string) {
+        super(message);
+        this.name = 'SealedKeysError';
+    }
+}
