@@ -554,7 +554,9 @@ describe('Root', () => {
             expect(await first.worker.getStake()).toBe(toNano('10'));
             const spent = before - (await owner.getBalance());
             expect(spent).toBeGreaterThan(0n);
-            expect(spent).toBeLessThan(toNano('0.05'));
+            // Gas and forwarding only: the StateInit carries the Worker's code, which embeds the
+            // Channel's code (about 0.06 TON of forward fees for both, docs/gas.md).
+            expect(spent).toBeLessThan(toNano('0.1'));
         });
     });
 

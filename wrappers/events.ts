@@ -248,11 +248,24 @@ export function decodeEvent(body: Cell): CocoonEvent | null {
     return event;
 }
 
-/** The decoded events of one transaction, in emission order. */
+/**
+ * Opcodes of the settlement records a Channel puts in the body of its payout to the payee (an
+ * internal message) instead of a separate external message: ChannelSettled, JobFinalized.
+ */
+export const PAYOUT_RECORD_OPCODES: ReadonlySet<number> = new Set([0xe0430005, 0xe0430009]);
+
+/**
+ * The decoded events of one transaction, in emission order: its external out messages, and the
+ * settlement records carried by its internal out messages (PAYOUT_RECORD_OPCODES).
+ */
 export function eventsOf(tx: Transaction): CocoonEvent[] {
     const events: CocoonEvent[] = [];
     for (const message of tx.outMessages.values()) {
-        if (message.info.type !== 'external-out') continue;
+        if (message.info.type === 'external-in') continue;
+        if (message.info.type === 'internal') {
+            const op = eventOpcode(message.body);
+            if (op === null || !PAYOUT_RECORD_OPCODES.has(op)) continue;
+        }
         const event = decodeEvent(message.body);
         if (event) events.push(event);
     }

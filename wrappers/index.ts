@@ -6,5 +6,6 @@ export * from '../build/Cocoon/Cocoon_Root';
 export { Worker, Worker_getterMapping } from '../build/Cocoon/Cocoon_Worker';
 export { Channel, Channel_getterMapping } from '../build/Cocoon/Cocoon_Channel';
 export * from './contracts';
+export * from './channel';
 export * from './signed';
 export * from './events';

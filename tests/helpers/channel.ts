@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import {
     Channel,
     channelFor,
+    ChannelState,
     CHANNEL_OPEN,
     ONCHAIN_SEQ_BASE,
     OPEN_FEE,
@@ -16,7 +17,7 @@ import {
 } from '../../wrappers';
 import { publicKeyToInt } from '../../wrappers/signed';
 import { ed25519FromSeed, Ed25519KeyPair } from '../../agents/core/ed25519';
-import { MODEL_A, Network, RegisteredWorker } from './cocoon';
+import { MODEL_A, Network, nowOf, RegisteredWorker } from './cocoon';
 
 export interface OpenedChannel {
     channel: SandboxContract<Channel>;
@@ -131,7 +132,21 @@ export interface PostOptions {
 }
 
 export function now(net: Network): bigint {
-    return BigInt(net.blockchain.now ?? Math.floor(Date.now() / 1000));
+    return nowOf(net);
+}
+
+/** What the channel owes: the client's deposit not yet settled, plus the fees owed to Root. */
+export function owed(state: ChannelState): bigint {
+    return state.deposit - state.settled + state.fees;
+}
+
+/** The channel's balance covers everything it owes (the books), with `slack` unbooked at most. */
+export async function expectBooksCovered(net: Network, channel: SandboxContract<Channel>): Promise<bigint> {
+    const state = await channel.getState();
+    const balance = (await net.blockchain.getContract(channel.address)).balance;
+    expect(balance).toBeGreaterThanOrEqual(owed(state));
+    expect(state.deposit).toBeGreaterThanOrEqual(state.settled + state.locked);
+    return balance - owed(state);
 }
 
 /** PostJob from the client with the next seq (unless given) and the least value. */
