@@ -1,8 +1,8 @@
 import { Address, Dictionary } from '@ton/core';
 import { Chain } from '../chain/types';
-import { Channel, CHANNEL_CLOSED, CHANNEL_CLOSING, CHANNEL_OPEN, CHANNEL_OPENING, channelFor, ChannelParams, ChannelState, dictValueParserModelPrice, ModelPrice } from '../../wrappers';
+import { Channel, CHANNEL_CLOSED, CHANNEL_CLOSING, CHANNEL_OPEN, CHANNEL_OPENING, channelFor, ChannelParams, ChannelState, ChannelTerms, dictValueParserModelPrice, loadTupleChannelParams, ModelPrice } from '../../wrappers';
 import { intToPublicKey } from '../../wrappers/signed';
-import { isDeployed, openOnChain } from './chain-access';
+import { chainProvider, isDeployed, openOnChain } from './chain-access';
 import { ApiError } from './errors';
 
 /**
@@ -46,6 +46,22 @@ export function channelStatusName(status: bigint): string {
         default:
             return `unknown(${status})`;
     }
+}
+
+/**
+ * The `terms` getter, parsed here: the binding Tact 1.6.13 generates for it reads the nested
+ * ChannelParams from the outer tuple instead of its own (loadTupleChannelTerms calls
+ * loadTupleChannelParams(source), not source.readTuple()), and fails with "Not a number".
+ */
+export async function readTerms(chain: Chain, address: Address): Promise<ChannelTerms | null> {
+    const result = await chainProvider(chain, address).get('terms', []);
+    const tuple = result.stack.readTupleOpt();
+    if (!tuple) return null;
+    const signingKey = tuple.readBigNumber();
+    const prices = Dictionary.loadDirect(Dictionary.Keys.BigUint(256), dictValueParserModelPrice(), tuple.readCellOpt());
+    const encryptionKey = tuple.readBigNumber();
+    const params = loadTupleChannelParams(tuple.readTuple());
+    return { $$type: 'ChannelTerms', signingKey, prices, encryptionKey, params };
 }
 
 export class ChannelDirectory {
@@ -100,7 +116,7 @@ export class ChannelDirectory {
             }
             this.genuine.add(key);
         }
-        const terms = state.status === CHANNEL_OPENING || state.status === CHANNEL_CLOSED ? null : await channel.getTerms();
+        const terms = state.status === CHANNEL_OPENING || state.status === CHANNEL_CLOSED ? null : await readTerms(this.chain, address);
         return {
             address,
             status: state.status,
