@@ -1,4 +1,4 @@
-import { Address, beginCell, Builder, Cell, Dictionary, internal, StateInit, Transaction } from '@ton/core';
+import { Address, beginCell, Builder, Cell, internal, StateInit, Transaction } from '@ton/core';
 import { transactionSucceeded } from '../chain/decoders';
 import { sleep } from '../chain/retry';
 import { IdempotentSender, newQueryId } from '../chain/sender';
@@ -14,9 +14,8 @@ import {
     CHANNEL_CLOSING,
     CHANNEL_OPEN,
     CHANNEL_OPENING,
-    dictValueParserModelPrice,
     Job,
-    loadTupleChannelParams,
+    parseChannelTerms,
     OPEN_FEE,
     OperationValues,
     storeExpireJob,
@@ -28,7 +27,7 @@ import {
     storeTopUp,
 } from '../../wrappers';
 import { publicKeyToInt } from '../../wrappers/signed';
-import { chainProvider, openReadOnly } from './chain-provider';
+import { openReadOnly } from './chain-provider';
 import { ChainTransactionError, ChannelError, InsufficientDepositError } from './errors';
 import { ChannelRecord, ClientLedger, VoucherKeySource } from './ledger';
 import { ModelPrices } from './receipts';
@@ -54,9 +53,6 @@ const CHANNEL_EXIT_HINTS: Record<number, string> = {
     421: 'ERR_ZERO_KEY: the voucher key is zero',
     423: 'ERR_PAYLOAD_TOO_BIG: the inline input is larger than the contract accepts (32 cells)',
 };
-
-/** Forwarding of one small message, with room: basechain charges about 0.0004 TON today. */
-const FORWARD_ALLOWANCE = 2_000_000n;
 
 function exitCodeOf(tx: Transaction): number | undefined {
     const d = tx.description;
@@ -157,19 +153,8 @@ export class ChannelManager {
         return { address: channel, state, terms };
     }
 
-    /**
-     * The `terms` getter, parsed here: the generated `getTerms` (Tact 1.6.13) reads the nested
-     * ChannelParams of an optional struct as flat fields, but the stack holds it as a tuple.
-     */
     private async readTerms(channel: Address): Promise<ChannelTerms | null> {
-        const result = await chainProvider(this.options.chain, channel).get('terms', []);
-        const terms = result.stack.readTupleOpt();
-        if (!terms) return null;
-        const signingKey = terms.readBigNumber();
-        const prices = Dictionary.loadDirect(Dictionary.Keys.BigUint(256), dictValueParserModelPrice(), terms.readCellOpt());
-        const encryptionKey = terms.readBigNumber();
-        const params = loadTupleChannelParams(terms.readTuple());
-        return { $$type: 'ChannelTerms', signingKey, prices, encryptionKey, params };
+        return parseChannelTerms(await openReadOnly(this.options.chain, Channel.fromAddress(channel)).getTerms());
     }
 
     async operationValues(channel: Address): Promise<OperationValues> {
@@ -360,10 +345,9 @@ export class ChannelManager {
     async finalizeJob(channel: Address, seq: bigint): Promise<Transaction> {
         const values = await this.operationValues(channel);
         const body = beginCell().store(storeFinalizeJob({ $$type: 'FinalizeJob', queryId: newQueryId(), seq })).endCell();
-        // operationValues.finalizeJob covers the compute fee only; the payout's forwarding is paid
-        // out of its value, which for a small payment is less than the fee (exit code 37), so a
-        // forwarding allowance goes along. What is left of it reaches the payee with the payment.
-        return this.send({ to: channel, value: values.finalizeJob + FORWARD_ALLOWANCE, body, what: `finalize job ${seq}` });
+        // operationValues.finalizeJob covers the compute and the payout's forwarding; what is left
+        // of the value goes to the payee with the payment, so send exactly that.
+        return this.send({ to: channel, value: values.finalizeJob, body, what: `finalize job ${seq}` });
     }
 
     async expireJob(channel: Address, seq: bigint): Promise<Transaction> {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { CocoonClient } from '../../agents/client/client';
 import { NoWorkerAvailableError, OnChainJobError } from '../../agents/client/errors';
 import { WorkerAgentHandle } from '../../agents/worker/agent';
+import { createLogger } from '../../agents/worker/logger';
 import { simulatedMeasurement } from '../../agents/enclave/binding';
 import { Channel, eventsOf, voucherCell, verifyCell, Worker } from '../../wrappers';
 import { fundedWallet, removeDir, SandboxWorld, sandboxWorld, startAgent, tempDir, TINY_ANSWER, workerConfig, promptTokensOf, PROMPT_PRICE, COMPLETION_PRICE } from '../worker-agent/helpers';
@@ -23,7 +24,7 @@ describe('the client SDK against a real worker agent', () => {
         dir = tempDir('client-sdk');
         relay = await endpointRelay();
         const config = workerConfig(world, join(dir, 'worker'), { http: { port: 0, publicUrl: relay.url } });
-        agent = await startAgent(world, config, await fundedWallet(world.net));
+        agent = await startAgent(world, config, await fundedWallet(world.net), process.env.COCOON_TEST_LOG ? { log: createLogger({ level: 'warn' }) } : {});
         relay.setTarget(Number(new URL(agent.url).port));
     });
 
