@@ -151,12 +151,17 @@ export class OnchainService {
                     await this.pass();
                     failures = 0;
                     await new Promise<void>((resolve) => {
-                        const timer = setTimeout(resolve, this.deps.pollIntervalMs);
-                        this.wake = () => {
+                        // One listener per pause, removed when the pause ends: the signal lives as
+                        // long as the agent, so listeners left behind would pile up every poll.
+                        const done = () => {
                             clearTimeout(timer);
+                            signal.removeEventListener('abort', done);
+                            this.wake = undefined;
                             resolve();
                         };
-                        signal.addEventListener('abort', () => this.wake?.(), { once: true });
+                        const timer = setTimeout(done, this.deps.pollIntervalMs);
+                        this.wake = done;
+                        signal.addEventListener('abort', done, { once: true });
                     });
                 } catch (error) {
                     if (error instanceof RetryAbortedError || signal.aborted) break;

@@ -3,6 +3,7 @@
 // vouchers are settled with the batch root of the receipts they pay, when worth it or when the
 // channel closes; new enclave keys renew the attestation.
 import { createHash } from 'node:crypto';
+import { getEventListeners } from 'node:events';
 import { unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { Address, Cell, toNano, Transaction } from '@ton/core';
@@ -230,6 +231,24 @@ describe('worker agent on-chain', () => {
         } finally {
             await second.stop();
             removeDir(ownDir);
+        }
+    });
+
+    it('leaves no listener behind on its stop signal while it polls, however long it runs', async () => {
+        // The poll loop waits on the agent's lifetime signal between polls; a listener left per
+        // pause would grow without bound in a worker that runs for months.
+        const service = agent.onchain as unknown as { controller: AbortController; watcher: { pollOnce: (...a: unknown[]) => Promise<unknown> } };
+        const original = service.watcher.pollOnce.bind(service.watcher);
+        let polls = 0;
+        service.watcher.pollOnce = (...a: unknown[]) => {
+            polls++;
+            return original(...a);
+        };
+        try {
+            await until('20 polls', () => polls >= 20);
+            expect(getEventListeners(service.controller.signal, 'abort').length).toBeLessThanOrEqual(1);
+        } finally {
+            service.watcher.pollOnce = original;
         }
     });
 });
