@@ -11,7 +11,7 @@ import { deployDevRoot } from '../worker/dev-network';
 import { Root, rootFor, TEE_SIMULATED, TEE_TDX } from '../../wrappers';
 import { parseHash, readParamsFile, ScriptError } from '../../scripts/lib';
 import { CliCommand, CliUsageError } from './registry';
-import { apiKeyOf, loadWallet, NETWORK_HELP, networkOf, parseOptions, print, refuseSecretArgs, remoteChain } from './options';
+import { withErrors, apiKeyOf, loadWallet, NETWORK_HELP, networkOf, parseOptions, print, refuseSecretArgs, remoteChain } from './options';
 
 const HELP = `Usage: cocoon deploy --params FILE [--measurement M]... [--model HASH|DIR]... [options]
 
@@ -66,63 +66,64 @@ export const deployCommand: CliCommand = {
     name: 'deploy',
     summary: 'deploy the Root contract with a params file and allow-list measurements and models',
     help: HELP,
-    async run(args, io) {
-        refuseSecretArgs(args);
-        const { values } = parseOptions(args, {
-            params: { type: 'string' },
-            measurement: { type: 'string', multiple: true },
-            model: { type: 'string', multiple: true },
-            'mnemonic-file': { type: 'string' },
-            'wallet-version': { type: 'string' },
-            'state-dir': { type: 'string' },
-        });
-        if (typeof values.params !== 'string') throw new CliUsageError('--params FILE is required (e.g. scripts/params/dev.json)');
-        const network = networkOf(values.network) ?? 'devnet';
-        const version = (values['wallet-version'] as string | undefined) ?? 'v4';
-        if (version !== 'v4' && version !== 'v5r1') throw new CliUsageError(`--wallet-version must be v4 or v5r1, got "${version}"`);
-        let file;
-        try {
-            file = readParamsFile(values.params);
-        } catch (error) {
-            if (error instanceof ScriptError) {
-                io.stderr(`cocoon deploy: ${error.message}`);
-                return 2;
-            }
-            throw error;
-        }
-        const measurements = await Promise.all(((values.measurement as string[] | undefined) ?? []).map(measurementOf));
-        const models = await Promise.all(((values.model as string[] | undefined) ?? []).map(modelOf));
-        const chain = remoteChain(network, values.endpoint as string | undefined, apiKeyOf(values, io.env), 'deploy');
-        const wallet = await loadWallet({ file: values['mnemonic-file'] as string | undefined, envVar: DEFAULT_MNEMONIC_ENV }, { version }, io.env);
-        const balance = (await chain.getAccount(wallet.address)).balance;
-        if (balance < 2n * 10n ** 9n) {
-            throw new Error(`the governance wallet ${wallet.address.toString()} holds ${fromNano(balance)} TON; deploying needs about 1.1 TON plus 0.05 TON per allow-list entry (on the devnet: POST /faucet)`);
-        }
-        const stateDir = resolve((values['state-dir'] as string | undefined) ?? '.cocoon-deploy');
-        mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-        const store = JournalStore.open(join(stateDir, 'deploy.journal'));
-        try {
-            const sender = new IdempotentSender({ chain, wallet, store, pollIntervalMs: network === 'devnet' ? 200 : 2000 });
-            await sender.resume();
-            const expected = await rootFor(wallet.address, file.instance);
-            const address = await deployDevRoot({ chain, sender, owner: wallet.address, params: file.params, instance: file.instance, measurements, models });
-            const root = openOnChain(chain, Root.fromAddress(address));
-            const state = await root.getState();
-            if (!state.configured) throw new Error(`Root at ${address.toString()} was deployed but refused the params`);
-            print(io, {
-                event: 'deployed',
-                root: address.toString(),
-                expected: expected.address.toString(),
-                owner: wallet.address.toString(),
-                network,
-                instance: file.instance,
-                paramsVersion: state.paramsVersion,
-                measurements: measurements.map((m) => m.measurement.toString(16).padStart(64, '0')),
-                models: models.map((m) => m.toString(16).padStart(64, '0')),
+    run: (args, io) =>
+        withErrors(io, 'deploy', async () => {
+            refuseSecretArgs(args);
+            const { values } = parseOptions(args, {
+                params: { type: 'string' },
+                measurement: { type: 'string', multiple: true },
+                model: { type: 'string', multiple: true },
+                'mnemonic-file': { type: 'string' },
+                'wallet-version': { type: 'string' },
+                'state-dir': { type: 'string' },
             });
-            return 0;
-        } finally {
-            store.close();
-        }
-    },
+            if (typeof values.params !== 'string') throw new CliUsageError('--params FILE is required (e.g. scripts/params/dev.json)');
+            const network = networkOf(values.network) ?? 'devnet';
+            const version = (values['wallet-version'] as string | undefined) ?? 'v4';
+            if (version !== 'v4' && version !== 'v5r1') throw new CliUsageError(`--wallet-version must be v4 or v5r1, got "${version}"`);
+            let file;
+            try {
+                file = readParamsFile(values.params);
+            } catch (error) {
+                if (error instanceof ScriptError) {
+                    io.stderr(`cocoon deploy: ${error.message}`);
+                    return 2;
+                }
+                throw error;
+            }
+            const measurements = await Promise.all(((values.measurement as string[] | undefined) ?? []).map(measurementOf));
+            const models = await Promise.all(((values.model as string[] | undefined) ?? []).map(modelOf));
+            const chain = remoteChain(network, values.endpoint as string | undefined, apiKeyOf(values, io.env), 'deploy');
+            const wallet = await loadWallet({ file: values['mnemonic-file'] as string | undefined, envVar: DEFAULT_MNEMONIC_ENV }, { version }, io.env);
+            const balance = (await chain.getAccount(wallet.address)).balance;
+            if (balance < 2n * 10n ** 9n) {
+                throw new Error(`the governance wallet ${wallet.address.toString()} holds ${fromNano(balance)} TON; deploying needs about 1.1 TON plus 0.05 TON per allow-list entry (on the devnet: POST /faucet)`);
+            }
+            const stateDir = resolve((values['state-dir'] as string | undefined) ?? '.cocoon-deploy');
+            mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+            const store = JournalStore.open(join(stateDir, 'deploy.journal'));
+            try {
+                const sender = new IdempotentSender({ chain, wallet, store, pollIntervalMs: network === 'devnet' ? 200 : 2000 });
+                await sender.resume();
+                const expected = await rootFor(wallet.address, file.instance);
+                const address = await deployDevRoot({ chain, sender, owner: wallet.address, params: file.params, instance: file.instance, measurements, models });
+                const root = openOnChain(chain, Root.fromAddress(address));
+                const state = await root.getState();
+                if (!state.configured) throw new Error(`Root at ${address.toString()} was deployed but refused the params`);
+                print(io, {
+                    event: 'deployed',
+                    root: address.toString(),
+                    expected: expected.address.toString(),
+                    owner: wallet.address.toString(),
+                    network,
+                    instance: file.instance,
+                    paramsVersion: state.paramsVersion,
+                    measurements: measurements.map((m) => m.measurement.toString(16).padStart(64, '0')),
+                    models: models.map((m) => m.toString(16).padStart(64, '0')),
+                });
+                return 0;
+            } finally {
+                store.close();
+            }
+        }),
 };
