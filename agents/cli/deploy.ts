@@ -1,23 +1,23 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fromNano } from '@ton/core';
-import { IdempotentSender } from '../chain/sender';
+import { beginCell, fromNano, internal } from '@ton/core';
+import { IdempotentSender, newQueryId } from '../chain/sender';
 import { DEFAULT_MNEMONIC_ENV } from '../chain/wallet';
 import { simulatedMeasurement } from '../enclave/binding';
 import { modelHash as modelHashOfDir } from '../inference/model-identity';
 import { JournalStore } from '../store';
 import { openOnChain } from '../worker/chain-access';
 import { deployDevRoot } from '../worker/dev-network';
-import { Root, rootFor, TEE_SIMULATED, TEE_TDX } from '../../wrappers';
-import { parseHash, readParamsFile, ScriptError } from '../../scripts/lib';
+import { Root, rootFor, storeAddAuditor, TEE_SIMULATED, TEE_TDX } from '../../wrappers';
+import { GOVERNANCE_VALUE, parseHash, readParamsFile, ScriptError } from '../../scripts/lib';
 import { CliCommand, CliUsageError } from './registry';
 import { withErrors, apiKeyOf, loadWallet, NETWORK_HELP, networkOf, parseOptions, print, refuseSecretArgs, remoteChain } from './options';
 
-const HELP = `Usage: cocoon deploy --params FILE [--measurement M]... [--model HASH|DIR]... [options]
+const HELP = `Usage: cocoon deploy --params FILE [--measurement M]... [--model HASH|DIR]... [--auditor KEY]... [options]
 
 Deploys the network's Root contract, owned by the governance wallet, with the params of FILE
 (format of scripts/params/dev.json; validated before anything is sent, as Root validates it),
-then allow-lists the given enclave measurements and models. Idempotent: a Root that already
+then allow-lists the given enclave measurements and models and enables the given auditors. Idempotent: a Root that already
 exists for this owner and instance is reused (its params are left as they are: use the
 setParams script to change them) and only the missing allow-list entries are sent.
 Prints one JSON line: {"event":"deployed","root":...,"owner":...,"paramsVersion":...}.
@@ -27,6 +27,7 @@ Options:
   --measurement M      allow an enclave measurement: 64 hex digits with ":tdx" or ":simulated"
                        (default simulated), or "image:NAME" for the simulated image NAME
   --model HASH|DIR     allow a model: its 64-hex-digit hash, or a model folder (hashed here)
+  --auditor KEY        enable an auditor: its Ed25519 public key, 64 hex digits
   --mnemonic-file FILE the governance wallet's mnemonic file (chmod 600); default: the
                        ${DEFAULT_MNEMONIC_ENV} environment variable
   --wallet-version V   v4 (default) | v5r1
@@ -73,6 +74,7 @@ export const deployCommand: CliCommand = {
                 params: { type: 'string' },
                 measurement: { type: 'string', multiple: true },
                 model: { type: 'string', multiple: true },
+            auditor: { type: 'string', multiple: true },
                 'mnemonic-file': { type: 'string' },
                 'wallet-version': { type: 'string' },
                 'state-dir': { type: 'string' },
@@ -93,6 +95,13 @@ export const deployCommand: CliCommand = {
             }
             const measurements = await Promise.all(((values.measurement as string[] | undefined) ?? []).map(measurementOf));
             const models = await Promise.all(((values.model as string[] | undefined) ?? []).map(modelOf));
+            const auditors = ((values.auditor as string[] | undefined) ?? []).map((key) => {
+                try {
+                    return parseHash(key, '--auditor');
+                } catch (error) {
+                    throw new CliUsageError((error as Error).message);
+                }
+            });
             const chain = remoteChain(network, values.endpoint as string | undefined, apiKeyOf(values, io.env), 'deploy');
             const wallet = await loadWallet({ file: values['mnemonic-file'] as string | undefined, envVar: DEFAULT_MNEMONIC_ENV }, { version }, io.env);
             const balance = (await chain.getAccount(wallet.address)).balance;
@@ -108,6 +117,12 @@ export const deployCommand: CliCommand = {
                 const expected = await rootFor(wallet.address, file.instance);
                 const address = await deployDevRoot({ chain, sender, owner: wallet.address, params: file.params, instance: file.instance, measurements, models });
                 const root = openOnChain(chain, Root.fromAddress(address));
+                for (const key of auditors) {
+                    if (await root.getIsAuditor(key)) continue;
+                    const body = beginCell().store(storeAddAuditor({ $$type: 'AddAuditor', queryId: 0n, key })).endCell();
+                    const outcome = await sender.send({ queryId: newQueryId(), messages: [internal({ to: address, value: GOVERNANCE_VALUE, bounce: true, body })] });
+                    if (!outcome.succeeded || !(await root.getIsAuditor(key))) throw new Error(`Root did not enable auditor ${key.toString(16).padStart(64, '0')} (is this wallet its owner? is the auditor list full?)`);
+                }
                 const state = await root.getState();
                 if (!state.configured) throw new Error(`Root at ${address.toString()} was deployed but refused the params`);
                 print(io, {
@@ -120,6 +135,7 @@ export const deployCommand: CliCommand = {
                     paramsVersion: state.paramsVersion,
                     measurements: measurements.map((m) => m.measurement.toString(16).padStart(64, '0')),
                     models: models.map((m) => m.toString(16).padStart(64, '0')),
+                    auditors: auditors.map((k) => k.toString(16).padStart(64, '0')),
                 });
                 return 0;
             } finally {
