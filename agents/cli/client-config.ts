@@ -173,7 +173,7 @@ export function parseClientConfig(
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ClientConfigFileError(source, [{ path: '(file)', message: 'must hold a JSON object' }]);
     const issues: ConfigIssue[] = [];
     const top = new Fields(issues, raw as Obj, '', [
-        'network', 'chain', 'root', 'wallet', 'stateDir', 'attestation', 'models', 'workers', 'autoDeposit', 'autoTopUp',
+        '$comment', 'network', 'chain', 'root', 'wallet', 'stateDir', 'attestation', 'models', 'workers', 'autoDeposit', 'autoTopUp',
         'requestTimeoutMs', 'reverifySeconds', 'fallback', 'pollIntervalMs', 'server', 'logLevel',
     ]);
     const network: NetworkName = overrides.network ?? top.oneOf('network', NETWORKS, 'devnet');
