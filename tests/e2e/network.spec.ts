@@ -321,8 +321,16 @@ describe('the network as separate processes: devnet, deploy, workers, auditor, c
         expect(BigInt(done.body.usage.cost_nanoton)).toBeGreaterThan(0n);
         const path = done.body.cocoon.path;
 
+        // The client's fast-path request died with the worker: it posted the job on-chain instead.
+        expect(path).toBe('onchain');
+        // The restarted worker also finishes the interrupted fast-path job by itself (from its journal).
+        const restartedUrl = workerA.events[0].url as string;
+        for (let i = 0; i < 100; i++) {
+            const m = await (await fetch(`${restartedUrl}/metrics`)).text();
+            if (metric(m, 'cocoon_worker_jobs_total', 'path="fast",outcome="signed"') >= 1) break;
+            await new Promise((r) => setTimeout(r, 200));
+        }
         // Stop the worker and the client server to read their journals (each holds its lock).
-        await new Promise((r) => setTimeout(r, 2000));
         expect(await workerA.stop()).toBe(0);
         expect(await serve.stop()).toBe(0);
         const store = JournalStore.open(join(workerADataDir, 'worker.journal'));
@@ -340,9 +348,20 @@ describe('the network as separate processes: devnet, deploy, workers, auditor, c
             const record = records.find((j) => j.seq === r.seq);
             expect(record?.signature?.toString('hex')).toBe(r.signature.toString('hex'));
         }
-        // The answered fast-path jobs before the crash (CLI chat, plain, stream) all hold a receipt.
-        expect(receipts.length).toBeGreaterThanOrEqual(3);
-        expect(['fast', 'onchain']).toContain(path);
+        // Fast-path seqs 1-3 (CLI chat, plain, stream) were answered before the crash: the client
+        // holds their receipts. Seq 4 was in the model at the kill: signed once, after the restart
+        // (unpaid: the client never saw it, so it signed no voucher for it). The on-chain job
+        // (on-chain seqs start at 2^63) carried the answer.
+        expect(receipts.map((r) => r.seq)).toEqual([1n, 2n, 3n]);
+        expect(records.map((r) => [r.seq, r.state])).toEqual([
+            [1n, 'signed'],
+            [2n, 'signed'],
+            [3n, 'signed'],
+            [4n, 'signed'],
+            [1n << 63n, 'signed'],
+        ]);
+        // The model ran the interrupted job, its rerun after the restart, and the on-chain job.
+        expect(backendA.requests.length - requestsBefore).toBe(3);
     });
 
     it('the auditor agent runs as a process and answers malformed and oversized requests with the right status, moving nothing', async () => {
@@ -413,5 +432,27 @@ describe('the network as separate processes: devnet, deploy, workers, auditor, c
         expect(backendA.requests.length).toBe(requestsBefore);
         expect(serve2.stderr.join('')).toMatch(/client-fallback-onchain/);
         expect(await serve2.stop()).toBe(0);
+    });
+
+    it('closes the channel with the CLI: RequestClose, then FinalizeClose after the close delay returns the deposit', async () => {
+        const close = () => runCocoon(['client', 'channel', 'close', '--config', clientConfig, '--channel', channelA.toString()]);
+        const first = await close();
+        expect(first.code).toBe(0);
+        expect(first.events[0]).toMatchObject({ event: 'channel-close', channel: channelA.toString(), closed: false });
+        const state = await openOnChain(chain, Channel.fromAddress(channelA)).getState();
+        expect(state.closeAt).toBeGreaterThan(0n);
+        const balanceBefore = (await chain.getAccount(client.wallet.address)).balance;
+        // clientCloseDelay is 5 s on this Root; the devnet's time is the wall clock.
+        while (BigInt(Math.floor(Date.now() / 1000)) <= state.closeAt) await new Promise((r) => setTimeout(r, 500));
+        const second = await close();
+        expect(second.code).toBe(0);
+        expect(second.events[0]).toMatchObject({ event: 'channel-close', closed: true });
+        // The worker stayed down and settled nothing: the client gets its free deposit back (give or take gas).
+        const returned = (await chain.getAccount(client.wallet.address)).balance - balanceBefore;
+        expect(returned).toBeGreaterThan(state.free - toNano('0.2'));
+        expect(returned).toBeLessThan(state.free + toNano('0.2'));
+        const again = await runCocoon(['client', 'channel', 'topup', '--config', clientConfig, '--channel', channelA.toString(), '--amount', '1']);
+        expect(again.code).toBe(1);
+        expect(again.stderr).toMatch(/is not open; top-ups are refused while opening, closing or closed/);
     });
 });
