@@ -232,8 +232,15 @@ describe('the network as separate processes: devnet, deploy, workers, auditor, c
         expect(topUp.code).toBe(0);
         expect(topUp.events[0]).toMatchObject({ event: 'channel-topup', deposit: '6' });
 
-        const chat = await runCocoon(['client', 'chat', '--config', clientConfig, '--model', modelHash, 'Say hello.']);
+        // The prompt from stdin ("-"), with a system message and a token budget.
+        const chat = await runCocoon(['client', 'chat', '--config', clientConfig, '--model', modelHash, '--system', 'Be brief.', '--max-tokens', '32', '-'], {}, 'Say hello.');
         expect(chat.code).toBe(0);
+        const seen = backendA.requests[backendA.requests.length - 1].body as { messages: unknown; max_tokens?: number; max_completion_tokens?: number };
+        expect(seen.messages).toEqual([
+            { role: 'system', content: 'Be brief.' },
+            { role: 'user', content: 'Say hello.' },
+        ]);
+        expect(seen.max_tokens ?? seen.max_completion_tokens).toBe(32);
         const answer = chat.events[0];
         expect(answer).toMatchObject({ event: 'answer', content: ANSWER, path: 'fast', worker: workerAAddress.toString(), channel: channelA.toString() });
         expect(BigInt(answer.usage.cost)).toBe(BigInt(answer.usage.promptTokens) * PROMPT_PRICE + BigInt(answer.usage.completionTokens) * COMPLETION_PRICE);
