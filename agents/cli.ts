@@ -11,7 +11,7 @@ export function buildRegistry(): CommandRegistry {
 }
 
 function overview(registry: CommandRegistry): string {
-    const rows = registry.list().map((c) => `  ${c.name.padEnd(16)} ${c.summary}`);
+    const rows = registry.list().map((c) => `  ${c.name.padEnd(21)} ${c.summary}`);
     return ['Usage: cocoon <command> [options]', '', 'Commands:', ...rows, '', 'Run `cocoon <command> --help` for its options.'].join('\n');
 }
 
