@@ -47,6 +47,8 @@ export interface Step {
     delta: Record<string, bigint>;
     before: Record<string, bigint>;
     after: Record<string, bigint>;
+    /** The named party's address. */
+    address(name: string): Address;
     /** Transactions of the step on the named party. */
     on(name: string): Transaction[];
     /** Value of the non-bounced internal messages `to` received (from `from`, when given). */
@@ -138,6 +140,7 @@ export class Ledger {
             txs,
             fees,
             delta,
+            address: (name) => this.address(name),
             before,
             after,
             on,

@@ -140,3 +140,26 @@ export function lastTrace(results: SendMessageResult[]): SendMessageResult {
 }
 
 export { sentBy };
+
+/**
+ * A payout sent with SendRemainingValue by the channel (non-final Settle, FinalizeJob): the
+ * channel's balance drops by exactly `net` (plus its storage fee) and the payee receives `net`
+ * plus the value less the channel's compute and the payout's whole forward fee. Returns what
+ * the payee received.
+ */
+export function expectRemainingValuePayout(step: Step, value: bigint, net: bigint): bigint {
+    expect(step.delta.channel).toBe(-net - step.storage('channel'));
+    const channelTxs = step.on('channel');
+    expect(channelTxs).toHaveLength(1);
+    const [channelTx] = channelTxs;
+    const payouts = [...channelTx.outMessages.values()].filter((m) => m.info.type === 'internal');
+    expect(payouts).toHaveLength(1);
+    const info = payouts[0].info;
+    if (info.type !== 'internal') throw new Error('no payout');
+    const computeAndActions = channelTx.totalFees.coins - step.storage('channel');
+    expect(info.value.coins).toBe(net + value - computeAndActions - info.forwardFee);
+    expect(info.dest.equals(step.address('owner'))).toBe(true);
+    expect(info.bounce).toBe(false);
+    expect(step.received('owner', 'channel')).toBe(info.value.coins);
+    return info.value.coins;
+}
