@@ -44,8 +44,6 @@ const SEED = process.env.FC_SEED !== undefined ? Number(process.env.FC_SEED) : (
 const PATH = process.env.FC_PATH;
 const INPUT_HASH = 0x99n;
 
-type Who = 'client' | 'stranger' | 'owner';
-
 type Action =
     | { kind: 'topUp'; ch: number; who: 'client' | 'stranger'; amount: bigint }
     | { kind: 'settleNew'; ch: number; who: 'owner' | 'stranger'; increment: bigint }
@@ -360,7 +358,7 @@ describe('property: money across Channel, Worker and Root under random action se
                 }
             }
             try {
-                await checkStep(step, c, forbiddenToPay, ledger, models, stake);
+                await checkStep(step, c, forbiddenToPay, models, stake);
                 stake = await registered.worker.getStake();
                 const stats = await registered.worker.getStats();
                 expect(stats.totalSlashed - totalSlashedAtStart).toBe(toNano('3') - stake);
@@ -372,7 +370,7 @@ describe('property: money across Channel, Worker and Root under random action se
     }
 
     /** Every invariant, after one step that acted on channel `c` (or on time). */
-    async function checkStep(step: Step, c: number, forbiddenToPay: boolean, ledger: Ledger, models: Model[], stakeBefore: bigint) {
+    async function checkStep(step: Step, c: number, forbiddenToPay: boolean, models: Model[], stakeBefore: bigint) {
         const events = eventsOfAll(step.txs);
         for (const e of events) tally.set(e.$$type, (tally.get(e.$$type) ?? 0) + 1);
         const refused = step.txs.filter((t) => t.description.type === 'generic' && t.description.computePhase.type === 'vm' && !t.description.computePhase.success).length;
@@ -456,7 +454,6 @@ describe('property: money across Channel, Worker and Root under random action se
         }
         // Money moved only where the action reaches: a time step moves nothing.
         if (step.txs.length === 0) step.onlyMoved();
-        void ledger;
     }
 });
 

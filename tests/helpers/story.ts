@@ -1,7 +1,7 @@
 // Fixtures for the multi-contract stories (tests/flows/): a network with one registered worker,
 // a client and a stranger, every party tracked by a Ledger from the Open on, and the close that
 // ends each story with its checks (fees to Root, the refund to the client, nothing left behind).
-import { SandboxContract, SendMessageResult, TreasuryContract } from '@ton/sandbox';
+import { SandboxContract, TreasuryContract } from '@ton/sandbox';
 import { toNano } from '@ton/core';
 import { Channel, channelFor, CHANNEL_CLOSED, CHANNEL_CLOSING, eventsOfAll, eventsOfType, OperationValues } from '../../wrappers';
 import { Params } from '../../wrappers';
@@ -133,10 +133,6 @@ export async function closeStory(story: Story): Promise<{ request: Step; finaliz
     await expectClosedEmpty(story);
     await ledger.expectConservedSinceStart();
     return { request, finalize };
-}
-
-export function lastTrace(results: SendMessageResult[]): SendMessageResult {
-    return results[results.length - 1];
 }
 
 export { sentBy };
