@@ -193,7 +193,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Worke
         res.end();
     };
 
-    const server = createServer((req, res) => {
+    // Node checks the request and header timeouts only every connectionsCheckingInterval (30 s by
+    // default): without a shorter one a slow client (slowloris) holds its connection up to 30 s
+    // past the timeouts configured here.
+    const checkEveryMs = Math.max(100, Math.min(1_000, Math.floor(Math.min(options.headersTimeoutMs, options.requestTimeoutMs) / 2)));
+    const server = createServer({ connectionsCheckingInterval: checkEveryMs }, (req, res) => {
         const started = Date.now();
         const routeName = { value: 'unknown' };
         res.on('finish', () => {
