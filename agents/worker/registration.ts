@@ -33,7 +33,7 @@ import {
     workerFor,
 } from '../../wrappers';
 import { deterministicQueryId, isDeployed, openOnChain, sendFromWallet } from './chain-access';
-import { RegistrationError } from './errors';
+import { ModelNotAllowedError, RegistrationError } from './errors';
 import { Logger } from './logger';
 import { SigningJournal } from './signing-journal';
 
@@ -165,10 +165,23 @@ async function rootChecks(ctx: RegistrationContext, attestation: CurrentAttestat
             `measurement ${attestation.measurement.toString('hex')} (${attestation.teeType}) is not on Root's allow-list: run an approved image, or ask governance to add it`,
         );
     }
-    if (!(await root.getIsModelAllowed(ctx.model))) {
-        throw new RegistrationError(`model ${ctx.model.toString(16).padStart(64, '0')} is not on Root's allow-list: ask governance to add it (cocoon model hash DIR prints it)`);
-    }
+    await requireModelAllowed(ctx);
     return params;
+}
+
+/**
+ * The loaded model's hash (computed from the model folder's files at load) must be on Root's
+ * allow-list at every start, not only at registration: a file changed after its hash was
+ * registered gives another hash, and the worker refuses to serve it.
+ */
+async function requireModelAllowed(ctx: RegistrationContext): Promise<void> {
+    const root = openOnChain(ctx.chain, Root.fromAddress(ctx.root));
+    if (!(await root.getIsModelAllowed(ctx.model))) {
+        throw new ModelNotAllowedError(
+            `model ${ctx.model.toString(16).padStart(64, '0')} (the hash of the model folder's files) is not on Root's allow-list: ` +
+                `if the folder changed since its hash was registered, restore its files (cocoon model hash DIR prints the hash); otherwise ask governance to add it`,
+        );
+    }
 }
 
 async function readInfo(ctx: RegistrationContext, worker: Address): Promise<WorkerInfo | undefined> {
@@ -231,6 +244,8 @@ export async function ensureRegistration(ctx: RegistrationContext, options: { au
         if (!info) throw new RegistrationError(`Root did not deploy the Worker at ${worker.toString()}: the registration was refused (see Root's transaction)`);
         actions.push('registered');
         log.info('worker-registered', { status: statusName(info.status) });
+    } else {
+        await requireModelAllowed(ctx);
     }
 
     const status = info.status;
