@@ -32,6 +32,7 @@ import {
     WorkerInfo,
     workerFor,
 } from '../../wrappers';
+import { withRetry } from '../chain/retry';
 import { deterministicQueryId, isDeployed, openOnChain, sendFromWallet } from './chain-access';
 import { ModelNotAllowedError, RegistrationError } from './errors';
 import { Logger } from './logger';
@@ -204,7 +205,7 @@ export async function ensureRegistration(ctx: RegistrationContext, options: { au
     const worker = await workerAddressOf(ctx.root, ctx.wallet.address, ctx.slot);
     const log = ctx.log.child({ worker: worker.toString() });
     const actions: string[] = [];
-    const now = await ctx.chain.now();
+    const now = await withRetry(() => ctx.chain.now(), { policy: CHAIN_READ_RETRY });
     let info = await readInfo(ctx, worker);
     let attestation = storedAttestation(ctx.journal);
     const attestationUsable = (a: CurrentAttestation | undefined): a is CurrentAttestation =>
@@ -305,6 +306,9 @@ export async function ensureRegistration(ctx: RegistrationContext, options: { au
     return { worker, info, attestation: attestation!, actions };
 }
 
+/** Reads ride out a rate-limiting or briefly unavailable chain API (as the contract getters do). */
+const CHAIN_READ_RETRY = { baseDelayMs: 200, maxDelayMs: 5_000, maxAttempts: 6 };
+
 /**
  * Sends an owner message under a query id derived from what it does and from the state it acts
  * on (the target account's last transaction): a restart before it lands resends it under the
@@ -312,7 +316,7 @@ export async function ensureRegistration(ctx: RegistrationContext, options: { au
  * the agent no longer wants to send it.
  */
 async function ownerSend(ctx: RegistrationContext, kind: string, worker: Address, to: Address, value: bigint, body: Cell): Promise<void> {
-    const account = await ctx.chain.getAccount(worker);
+    const account = await withRetry(() => ctx.chain.getAccount(worker), { policy: CHAIN_READ_RETRY });
     const queryId = deterministicQueryId(kind, worker.toRawString(), account.lastTransaction?.lt ?? 0n, body.hash().toString('hex'), value);
     const outcome = await sendFromWallet(ctx.sender, { queryId, to, value, body });
     if (!outcome.succeeded) throw new RegistrationError(`the wallet could not send ${kind} (its transaction failed: is the wallet funded?)`);
