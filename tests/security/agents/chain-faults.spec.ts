@@ -28,6 +28,7 @@ import { publicKeyToInt, signVoucher, verifySigned } from '../../../wrappers/sig
 import { DevnetProcess, faucet, startDevnet } from '../../agents/helpers/devnet-process';
 import { Fault, FaultProxy } from '../../agents/helpers/fault-proxy';
 import { tempDir, TINY_MODEL_DIR } from '../../worker-agent/helpers';
+import { dribble, rawJsonBody, rawRequest, rawStatus } from './helpers';
 
 jest.setTimeout(240_000);
 
@@ -196,5 +197,17 @@ describe('worker agent with its chain API failing (429, 5xx, timeouts, lost answ
         expect(faulted.get('lose-answer502')).toBeGreaterThan(0);
         // Every send (registration and settlement) lost its first answer, and none landed twice (the seqno above).
         expect(proxy.log.filter((e) => SEND_METHODS.has(e.method) && e.fault === 'lose-answer').length).toBe(actions.length + 1);
+    });
+
+    it('the devnet cuts a client dribbling its headers with a JSON 408 within its 10 s headers timeout, answers malformed HTTP with JSON, and keeps serving', async () => {
+        const head = `POST /jsonRPC HTTP/1.1\r\nhost: devnet\r\ncontent-type: application/json\r\nx-padding: ${'p'.repeat(600)}\r\n\r\n`;
+        const slow = await dribble(devnet.port, head, 25, 16_000);
+        expect(slow.closedAfterMs).toBeLessThan(12_500);
+        expect(rawStatus(slow.response)).toBe(408);
+        expect(rawJsonBody(slow.response)).toMatchObject({ ok: false, code: 408 });
+        const garbage = await rawRequest(devnet.port, 'NONSENSE\r\n\r\n');
+        expect(rawStatus(garbage)).toBe(400);
+        expect(rawJsonBody(garbage)).toMatchObject({ ok: false, code: 400 });
+        expect((await fetch(`${devnet.url}/health`)).status).toBe(200);
     });
 });
