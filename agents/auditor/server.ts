@@ -103,7 +103,10 @@ function parseJson(body: Buffer): unknown {
 
 export async function startAuditorServer(options: AuditorServerOptions): Promise<AuditorHttpServer> {
     const { handlers, log } = options;
-    const server: Server = createServer((req, res) => {
+    // Node enforces the timeouts only every connectionsCheckingInterval (30 s by default): check
+    // often enough that a slow client (slowloris) is cut close to requestTimeoutMs.
+    const checkEveryMs = Math.max(100, Math.min(1_000, Math.floor(options.requestTimeoutMs / 2)));
+    const server: Server = createServer({ connectionsCheckingInterval: checkEveryMs }, (req, res) => {
         const path = (req.url ?? '/').split('?')[0];
         const matching = ROUTES.filter((r) => r.path === path);
         const route = matching.find((r) => r.method === req.method);
@@ -131,6 +134,19 @@ export async function startAuditorServer(options: AuditorServerOptions): Promise
     });
     server.requestTimeout = options.requestTimeoutMs;
     server.headersTimeout = Math.min(options.requestTimeoutMs, 10_000);
+    server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+        // Malformed HTTP or a request that ran out of time: a JSON answer when the socket still can take one.
+        if (!socket.writable) return socket.destroy();
+        const timeout = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+        const status = timeout ? 408 : error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+        const body = JSON.stringify({
+            error: timeout
+                ? { code: 'request_timeout', reason: 'request-timeout', message: 'the request was not received in time' }
+                : { code: 'bad_request', reason: 'malformed-http', message: `malformed HTTP request (${error.code ?? 'parse error'})` },
+        });
+        const text = status === 408 ? 'Request Timeout' : status === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
+        socket.end(`HTTP/1.1 ${status} ${text}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    });
     await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(options.port, options.host, () => {

@@ -35,6 +35,7 @@ export type ApiErrorCode =
     | 'busy'
     | 'draining'
     | 'starting'
+    | 'journal_unwritable'
     | 'internal';
 
 export const API_ERROR_STATUS: Record<ApiErrorCode, number> = {
@@ -48,6 +49,7 @@ export const API_ERROR_STATUS: Record<ApiErrorCode, number> = {
     busy: 429,
     draining: 503,
     starting: 503,
+    journal_unwritable: 503,
     internal: 500,
 };
 
@@ -78,11 +80,33 @@ export class WorkerFatalError extends Error {
     }
 }
 
+/**
+ * The signing journal cannot be written (disk full, read-only, I/O error): fatal, and the request
+ * that hit it is answered 503 `journal_unwritable`; nothing was signed for it.
+ */
+export class JournalUnwritableError extends WorkerFatalError {
+    constructor(message: string, options?: { cause?: unknown }) {
+        super(message, options);
+        this.name = 'JournalUnwritableError';
+    }
+}
+
 /** Registration or attestation renewal could not be completed on-chain. */
 export class RegistrationError extends Error {
     constructor(message: string) {
         super(message);
         this.name = 'RegistrationError';
+    }
+}
+
+/**
+ * The model this worker loaded (its hash, computed from the model folder's files) is not on Root's
+ * allow-list: a file changed since the hash was registered, or governance removed the model.
+ */
+export class ModelNotAllowedError extends RegistrationError {
+    constructor(message: string) {
+        super(message);
+        this.name = 'ModelNotAllowedError';
     }
 }
 

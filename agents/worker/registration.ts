@@ -32,8 +32,9 @@ import {
     WorkerInfo,
     workerFor,
 } from '../../wrappers';
+import { withRetry } from '../chain/retry';
 import { deterministicQueryId, isDeployed, openOnChain, sendFromWallet } from './chain-access';
-import { RegistrationError } from './errors';
+import { ModelNotAllowedError, RegistrationError } from './errors';
 import { Logger } from './logger';
 import { SigningJournal } from './signing-journal';
 
@@ -165,10 +166,23 @@ async function rootChecks(ctx: RegistrationContext, attestation: CurrentAttestat
             `measurement ${attestation.measurement.toString('hex')} (${attestation.teeType}) is not on Root's allow-list: run an approved image, or ask governance to add it`,
         );
     }
-    if (!(await root.getIsModelAllowed(ctx.model))) {
-        throw new RegistrationError(`model ${ctx.model.toString(16).padStart(64, '0')} is not on Root's allow-list: ask governance to add it (cocoon model hash DIR prints it)`);
-    }
+    await requireModelAllowed(ctx);
     return params;
+}
+
+/**
+ * The loaded model's hash (computed from the model folder's files at load) must be on Root's
+ * allow-list at every start, not only at registration: a file changed after its hash was
+ * registered gives another hash, and the worker refuses to serve it.
+ */
+async function requireModelAllowed(ctx: RegistrationContext): Promise<void> {
+    const root = openOnChain(ctx.chain, Root.fromAddress(ctx.root));
+    if (!(await root.getIsModelAllowed(ctx.model))) {
+        throw new ModelNotAllowedError(
+            `model ${ctx.model.toString(16).padStart(64, '0')} (the hash of the model folder's files) is not on Root's allow-list: ` +
+                `if the folder changed since its hash was registered, restore its files (cocoon model hash DIR prints the hash); otherwise ask governance to add it`,
+        );
+    }
 }
 
 async function readInfo(ctx: RegistrationContext, worker: Address): Promise<WorkerInfo | undefined> {
@@ -191,7 +205,7 @@ export async function ensureRegistration(ctx: RegistrationContext, options: { au
     const worker = await workerAddressOf(ctx.root, ctx.wallet.address, ctx.slot);
     const log = ctx.log.child({ worker: worker.toString() });
     const actions: string[] = [];
-    const now = await ctx.chain.now();
+    const now = await withRetry(() => ctx.chain.now(), { policy: CHAIN_READ_RETRY });
     let info = await readInfo(ctx, worker);
     let attestation = storedAttestation(ctx.journal);
     const attestationUsable = (a: CurrentAttestation | undefined): a is CurrentAttestation =>
@@ -231,6 +245,8 @@ export async function ensureRegistration(ctx: RegistrationContext, options: { au
         if (!info) throw new RegistrationError(`Root did not deploy the Worker at ${worker.toString()}: the registration was refused (see Root's transaction)`);
         actions.push('registered');
         log.info('worker-registered', { status: statusName(info.status) });
+    } else {
+        await requireModelAllowed(ctx);
     }
 
     const status = info.status;
@@ -290,6 +306,9 @@ export async function ensureRegistration(ctx: RegistrationContext, options: { au
     return { worker, info, attestation: attestation!, actions };
 }
 
+/** Reads ride out a rate-limiting or briefly unavailable chain API (as the contract getters do). */
+const CHAIN_READ_RETRY = { baseDelayMs: 200, maxDelayMs: 5_000, maxAttempts: 6 };
+
 /**
  * Sends an owner message under a query id derived from what it does and from the state it acts
  * on (the target account's last transaction): a restart before it lands resends it under the
@@ -297,7 +316,7 @@ export async function ensureRegistration(ctx: RegistrationContext, options: { au
  * the agent no longer wants to send it.
  */
 async function ownerSend(ctx: RegistrationContext, kind: string, worker: Address, to: Address, value: bigint, body: Cell): Promise<void> {
-    const account = await ctx.chain.getAccount(worker);
+    const account = await withRetry(() => ctx.chain.getAccount(worker), { policy: CHAIN_READ_RETRY });
     const queryId = deterministicQueryId(kind, worker.toRawString(), account.lastTransaction?.lt ?? 0n, body.hash().toString('hex'), value);
     const outcome = await sendFromWallet(ctx.sender, { queryId, to, value, body });
     if (!outcome.succeeded) throw new RegistrationError(`the wallet could not send ${kind} (its transaction failed: is the wallet funded?)`);

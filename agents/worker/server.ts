@@ -1,6 +1,6 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { ApiError } from './errors';
+import { ApiError, JournalUnwritableError } from './errors';
 import { Logger } from './logger';
 import { WorkerMetrics } from './metrics';
 
@@ -186,14 +186,23 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Worke
             writeEvent(res, 'receipt', answer);
             writeEvent(res, 'done', {});
         } catch (error) {
-            const apiError = error instanceof ApiError ? error : new ApiError('internal', (error as Error).message);
-            if (!(error instanceof ApiError)) log.error('job-failed', { error });
+            const apiError =
+                error instanceof ApiError
+                    ? error
+                    : error instanceof JournalUnwritableError
+                      ? new ApiError('journal_unwritable', error.message)
+                      : new ApiError('internal', (error as Error).message);
+            if (apiError.code === 'internal') log.error('job-failed', { error });
             writeEvent(res, 'error', { code: apiError.code, message: apiError.message });
         }
         res.end();
     };
 
-    const server = createServer((req, res) => {
+    // Node checks the request and header timeouts only every connectionsCheckingInterval (30 s by
+    // default): without a shorter one a slow client (slowloris) holds its connection up to 30 s
+    // past the timeouts configured here.
+    const checkEveryMs = Math.max(100, Math.min(1_000, Math.floor(Math.min(options.headersTimeoutMs, options.requestTimeoutMs) / 2)));
+    const server = createServer({ connectionsCheckingInterval: checkEveryMs }, (req, res) => {
         const started = Date.now();
         const routeName = { value: 'unknown' };
         res.on('finish', () => {
@@ -206,6 +215,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Worke
                 const closing = error.code === 'too_large' || (req.readable && !req.readableEnded);
                 sendError(res, error, closing ? { connection: 'close' } : {});
                 if (closing) res.once('finish', () => setImmediate(() => req.socket.destroy()));
+                return;
+            }
+            if (error instanceof JournalUnwritableError) {
+                // Nothing was signed for this request; the agent is stopping (a supervisor restarts it).
+                sendError(res, new ApiError('journal_unwritable', `${error.message}; retry on another worker or after the worker restarted`));
                 return;
             }
             log.error('http-handler-failed', { route: routeName.value, error });

@@ -1,6 +1,6 @@
 import { Address, Cell } from '@ton/core';
 import { JournalStore, StoredValue, WriteBatch } from '../store/store';
-import { ApiError, WorkerFatalError } from './errors';
+import { ApiError, JournalUnwritableError, WorkerFatalError } from './errors';
 
 /**
  * The worker's signing journal (design §7: never two different Receipts for one (channel, seq),
@@ -130,7 +130,7 @@ export class SigningJournal {
         try {
             this.store.commit(batch);
         } catch (error) {
-            const fatal = new WorkerFatalError(`the signing journal ${this.store.path} cannot be written (${(error as Error).message}); stopping: nothing is signed without a record`, {
+            const fatal = new JournalUnwritableError(`the signing journal ${this.store.path} cannot be written (${(error as Error).message}); stopping: nothing is signed without a record`, {
                 cause: error,
             });
             this.onFatal(fatal);

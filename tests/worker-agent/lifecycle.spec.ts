@@ -207,7 +207,8 @@ describe('worker agent lifecycle', () => {
         const signed = agent.metrics.receiptsSigned.get();
         agent.store.close(); // the journal file can no longer be appended to
         const { res } = await client.post(2n, { messages: [{ role: 'user', content: 'no record' }], max_tokens: 2 });
-        expect(res.status).toBe(500);
+        expect(res.status).toBe(503);
+        expect(((await res.json()) as { error: { code: string } }).error.code).toBe('journal_unwritable');
         const done = await agent.done;
         expect(done.exitCode).toBe(1);
         expect(done.error?.message).toMatch(/cannot be written/);

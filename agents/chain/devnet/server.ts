@@ -223,6 +223,9 @@ export interface DevnetServerOptions {
     maxBodyBytes?: number;
     /** Called once per request with a structured log entry. */
     log?: (entry: Record<string, unknown>) => void;
+    /** Time allowed to receive a request's headers (default 10 s) and the whole request (default 30 s). */
+    headersTimeoutMs?: number;
+    requestTimeoutMs?: number;
 }
 
 export interface RunningDevnetServer {
@@ -235,8 +238,19 @@ export interface RunningDevnetServer {
 export async function startDevnetServer(devnet: Devnet, options: DevnetServerOptions): Promise<RunningDevnetServer> {
     const host = options.host ?? '127.0.0.1';
     const limit = options.maxBodyBytes ?? 2 * 1024 * 1024;
-    const server = createServer((req, res) => {
+    const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+    // Node's defaults (60 s for headers, checked every 30 s) let a slow client hold a connection
+    // for up to 90 s; check every second against shorter limits.
+    const server = createServer({ connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.floor(requestTimeoutMs / 2))) }, (req, res) => {
         void handle(req, res);
+    });
+    server.requestTimeout = requestTimeoutMs;
+    server.headersTimeout = Math.min(options.headersTimeoutMs ?? 10_000, requestTimeoutMs);
+    server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+        if (!socket.writable) return socket.destroy();
+        const status = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+        const body = JSON.stringify({ ok: false, error: status === 408 ? 'the request was not received in time' : `malformed HTTP request (${error.code ?? 'parse error'})`, code: status });
+        socket.end(`HTTP/1.1 ${status} ${status === 408 ? 'Request Timeout' : status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
     });
 
     async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
