@@ -151,12 +151,18 @@ export class OnchainService {
                     await this.pass();
                     failures = 0;
                     await new Promise<void>((resolve) => {
-                        const timer = setTimeout(resolve, this.deps.pollIntervalMs);
-                        this.wake = () => {
-                            clearTimeout(timer);
+                        // One abort listener per wait, removed when the wait ends (they piled up on the signal otherwise).
+                        const onAbort = () => this.wake?.();
+                        const done = () => {
+                            signal.removeEventListener('abort', onAbort);
                             resolve();
                         };
-                        signal.addEventListener('abort', () => this.wake?.(), { once: true });
+                        const timer = setTimeout(done, this.deps.pollIntervalMs);
+                        this.wake = () => {
+                            clearTimeout(timer);
+                            done();
+                        };
+                        signal.addEventListener('abort', onAbort, { once: true });
                     });
                 } catch (error) {
                     if (error instanceof RetryAbortedError || signal.aborted) break;
