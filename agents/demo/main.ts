@@ -106,7 +106,8 @@ export function formatReport(report: DemoReport): string {
         '  money (TON):',
         `    client spent           ${ton(BigInt(m.clientSpent))}  = inference ${ton(BigInt(m.clientPaidForInference))} + gas and fees ${ton(BigInt(m.clientGasAndFees))}`,
         `    worker payee earned    ${ton(BigInt(m.workerEarned))}  (wallet ${ton(BigInt(m.workerWalletChange))} after staking ${ton(BigInt(m.workerStake))}; gas and fees ${ton(BigInt(m.workerGasAndFees))})`,
-        `    Root protocol fees     ${ton(BigInt(m.rootFees))}`,
+        `    Root protocol fees     ${ton(BigInt(m.rootFees))}` +
+            (m.rootFeesCounted === m.rootFees ? '' : `  (Root counted ${ton(BigInt(m.rootFeesCounted))}: its ProtocolFee receiver failed; the coins stay in Root's balance uncounted)`),
         `    auditor gas and fees   ${ton(BigInt(m.auditorGasAndFees))}`,
         `    governance spent       ${ton(BigInt(m.governanceSpent))}  (Root deployment and setup)`,
         `  chain: Root ${report.chain.root}, Worker ${report.chain.worker}, Channel ${report.chain.channel}; time travelled ${report.chain.timeTravelSeconds} s`,
@@ -146,11 +147,13 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         return 0;
     }
     const server = await startClientServer({ client: network.client, port: 0 });
-    progress('');
-    progress(`Worker HTTP API:                 ${network.worker.url}  (public endpoint ${network.relay.url})`);
-    progress(`OpenAI-compatible client server: ${server.url}/v1  (model ${report.chain.modelHash})`);
-    progress(`  try: curl -s ${server.url}/v1/chat/completions -H 'content-type: application/json' -d '{"model":"${report.chain.modelHash}","messages":[{"role":"user","content":"hi"}],"max_tokens":8}'`);
-    progress('Running until Ctrl-C.');
+    // The URLs are what --keep-running is for: printed even with --quiet (on stderr with --json).
+    const say = args.json ? err : out;
+    say('');
+    say(`Worker HTTP API:                 ${network.worker.url}  (public endpoint ${network.relay.url})`);
+    say(`OpenAI-compatible client server: ${server.url}/v1  (model ${report.chain.modelHash})`);
+    say(`  try: curl -s ${server.url}/v1/chat/completions -H 'content-type: application/json' -d '{"model":"${report.chain.modelHash}","messages":[{"role":"user","content":"hi"}],"max_tokens":8}'`);
+    say('Running until Ctrl-C.');
     await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);

@@ -84,7 +84,7 @@ export interface DemoReport {
     answers: DemoAnswer[];
     tokens: { prompt: number; completion: number; total: number };
     settlement: { cumulative: string; batchRoot: string; receipts: number; final: boolean };
-    close: { how: 'final-settle' | 'finalize-close'; refund: string };
+    close: { how: 'final-settle' | 'finalize-close'; refund: string; fees: string };
     money: {
         /** What the client's wallet lost in all: inference paid + gas and fees. */
         clientSpent: string;
@@ -97,8 +97,10 @@ export interface DemoReport {
         /** The worker wallet's change: earned − stake − gas and fees. */
         workerWalletChange: string;
         workerGasAndFees: string;
-        /** Protocol fees Root received from the channel. */
+        /** Protocol fees the channel sent Root at the close (its ChannelClosed event). */
         rootFees: string;
+        /** What Root counted of them (its feesReceived getter's change). */
+        rootFeesCounted: string;
         auditorGasAndFees: string;
         governanceSpent: string;
         /** What the channel account holds after the close. */
@@ -393,13 +395,16 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoRun> {
                 const result = await client.closeChannel(channel);
                 if (!result.closed) throw new Error('the channel did not close');
             }
+            // The sandbox runs a cascade message by message: let the close's payouts, fees and refund land before reading balances.
+            await settledCascade(chain, channel);
             const raw = channel.toRawString();
             const batch = await until('the confirmed batch', async () => worker.journal.batches(raw).filter((b) => b.state === 'confirmed').at(-1), 10_000);
             const txs = await chain.getTransactions(channel, { limit: 100 });
-            const closedEvent = txs.flatMap((tx) => eventsOfClose(tx)).at(0);
+            const closedEvent = txs.flatMap((tx) => closedEvents(tx)).at(0);
+            if (!closedEvent) throw new Error('the channel has no ChannelClosed event');
             return {
-                value: { how, batch, refund: closedEvent ?? 0n },
-                detail: `${how === 'final-settle' ? 'RequestClose → final Settle' : 'RequestClose → FinalizeClose'}: ${batch.count} receipts, batch root ${batch.root.toString('hex').slice(0, 16)}…, ${ton(batch.cumulative)} TON settled; channel Closed, ${ton(closedEvent ?? 0n)} TON refunded`,
+                value: { how, batch, ...closedEvent },
+                detail: `${how === 'final-settle' ? 'RequestClose → final Settle' : 'RequestClose → FinalizeClose'}: ${batch.count} receipts, batch root ${batch.root.toString('hex').slice(0, 16)}…, ${ton(batch.cumulative)} TON settled; channel Closed, ${ton(closedEvent.refund)} TON refunded, ${ton(closedEvent.fees)} TON fees to Root`,
             };
         });
 
@@ -428,7 +433,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoRun> {
             answers,
             tokens: { prompt: promptTokens, completion: completionTokens, total: promptTokens + completionTokens },
             settlement: { cumulative: closed.batch.cumulative.toString(), batchRoot: closed.batch.root.toString('hex'), receipts: closed.batch.count, final: closed.batch.final },
-            close: { how: closed.how, refund: closed.refund.toString() },
+            close: { how: closed.how, refund: closed.refund.toString(), fees: closed.fees.toString() },
             money: {
                 clientSpent: clientSpent.toString(),
                 clientPaidForInference: paidForInference.toString(),
@@ -437,7 +442,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoRun> {
                 workerStake: stake.toString(),
                 workerWalletChange: (end.worker - start.worker).toString(),
                 workerGasAndFees: (earned - stake - (end.worker - start.worker)).toString(),
-                rootFees: rootFees.toString(),
+                rootFees: closed.fees.toString(),
+                rootFeesCounted: rootFees.toString(),
                 auditorGasAndFees: (start.auditor - end.auditor).toString(),
                 governanceSpent: (governanceStart - governanceEnd).toString(),
                 channelLeft: channelLeft.toString(),
@@ -453,16 +459,49 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoRun> {
     }
 }
 
+/**
+ * Waits until every internal message sent by `account`'s transactions, and by the transactions
+ * those messages caused, has been processed by its destination (the sandbox delivers a cascade
+ * one message at a time, and other tasks may read the chain in between).
+ */
+export async function settledCascade(chain: SandboxChain, account: Address, timeoutMs = 10_000): Promise<void> {
+    const seen = new Set<string>();
+    let frontier = await chain.getTransactions(account, { limit: 100 });
+    while (frontier.length > 0) {
+        const next: Transaction[] = [];
+        for (const tx of frontier) {
+            const key = `${tx.lt}:${tx.hash().toString('hex')}`;
+            if (seen.has(key)) continue;
+            seen.add(key);
+            for (const message of tx.outMessages.values()) {
+                const info = message.info;
+                if (info.type !== 'internal') continue;
+                const delivered = await until(
+                    `delivery of a message from ${info.src.toString()} to ${info.dest.toString()}`,
+                    async () =>
+                        (await chain.getTransactions(info.dest, { limit: 100 })).find(
+                            (t) => t.inMessage?.info.type === 'internal' && t.inMessage.info.src.equals(info.src) && t.inMessage.info.createdLt === info.createdLt,
+                        ),
+                    timeoutMs,
+                    5,
+                );
+                next.push(delivered);
+            }
+        }
+        frontier = next;
+    }
+}
+
 function short(a: Address): string {
     const s = a.toString();
     return `${s.slice(0, 6)}…${s.slice(-4)}`;
 }
 
-/** The refund of the channel's ChannelClosed event in `tx`, if it has one. */
-function eventsOfClose(tx: Transaction): bigint[] {
+/** The channel's ChannelClosed event in `tx`, if it has one. */
+function closedEvents(tx: Transaction): { refund: bigint; fees: bigint }[] {
     return eventsOf(tx)
         .filter((e) => e.$$type === 'ChannelClosed')
-        .map((e) => (e as { refund: bigint }).refund);
+        .map((e) => ({ refund: (e as { refund: bigint }).refund, fees: (e as { fees: bigint }).fees }));
 }
 
 /**
