@@ -3,6 +3,8 @@
  * Prints one line per step with its timing, then a report; exit 0 on success, 1 when a step
  * fails, 2 on a bad option.
  */
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { startClientServer } from '../client/openai-server';
 import { DEFAULT_TINY_MODEL_DIR, DemoReport, DemoStep, formatTon as ton, runDemo } from './network';
 
@@ -87,6 +89,14 @@ export function parseDemoArgs(argv: string[]): DemoArgs {
     return args;
 }
 
+function isModelFolder(dir: string): boolean {
+    try {
+        return statSync(dir).isDirectory() && existsSync(join(dir, 'config.json'));
+    } catch {
+        return false;
+    }
+}
+
 const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
 export function formatStep(step: DemoStep): string {
@@ -129,6 +139,11 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
     if (args.help) {
         out(USAGE);
         return 0;
+    }
+    if (args.modelDir !== undefined && !isModelFolder(args.modelDir)) {
+        err(`error: --model ${args.modelDir} is not a model folder (no config.json in it)\n`);
+        err(USAGE);
+        return 2;
     }
     const progress = args.quiet ? () => undefined : args.json ? err : out;
     progress(`Cocoon on TON: the whole network in one process (${args.requests} requests + 1 on-chain job)`);

@@ -2,9 +2,12 @@
 // `npm start` calls) and every fact of its report is checked against the chain; then `npm start`
 // itself runs as a child process, and its option errors are checked.
 import { spawn } from 'node:child_process';
-import { resolve } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { Address, Cell, toNano } from '@ton/core';
 import { ReceiptBatch } from '../../agents/core/merkle';
+import { ensureTinyModel } from '../../agents/inference/testing/tiny-model';
 import { DemoRun, DEMO_DEPOSIT, DEMO_FUNDS, DEMO_PROMPTS, DEMO_STAKE, runDemo } from '../../agents/demo/network';
 import { main, parseDemoArgs, UsageError } from '../../agents/demo/main';
 import { readBodyHead } from '../../agents/chain/decoders';
@@ -212,13 +215,15 @@ describe('npm start options', () => {
         }
     });
 
-    it('--help lists the options and exits 0; a bad option exits 2 with a clear error', async () => {
-        const help = await npmStart(['--help']);
-        expect(help.code).toBe(0);
-        for (const option of ['--requests N', '--model DIR', '--keep-running', '--json', '--quiet', '--max-tokens N']) expect(help.stdout).toContain(option);
+    it('--help lists the options (exit 0); `npm start` with a bad option exits 2 with a clear error and the usage', async () => {
+        let help = '';
+        expect(await main(['--help'], (s) => (help += s), () => undefined)).toBe(0);
+        for (const option of ['--requests N', '--model DIR', '--keep-running', '--json', '--quiet', '--max-tokens N', '--help']) expect(help).toContain(option);
+        // The exit code reaches the shell through `npm start`.
         const bad = await npmStart(['--requests', 'many']);
         expect(bad.code).toBe(2);
         expect(bad.stderr).toContain('error: --requests must be a whole number from 1 to 100, got "many"');
+        expect(bad.stderr).toContain('Usage: npm start -- [options]');
         expect(bad.stdout).toBe('');
     });
 
@@ -242,11 +247,33 @@ describe('npm start options', () => {
         expect(r.stdout).toMatch(/time: \d+\.\d\d s in all/);
     });
 
-    it('--json prints the report as JSON on stdout and the progress on stderr', async () => {
+    it('--model refuses a folder without a model (exit 2, nothing run)', async () => {
+        const dir = mkdtempSync(join(tmpdir(), 'cocoon-demo-nomodel-'));
+        try {
+            let stdout = '';
+            let stderr = '';
+            const code = await main(['--model', dir], (s) => (stdout += s), (s) => (stderr += s));
+            expect(code).toBe(2);
+            expect(stderr).toContain(`error: --model ${dir} is not a model folder`);
+            expect(stdout).toBe('');
+        } finally {
+            rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
+    it('--json prints the report as JSON on stdout and the progress on stderr; --model runs on the folder given', async () => {
+        const dir = mkdtempSync(join(tmpdir(), 'cocoon-demo-model-'));
         let stdout = '';
         let stderr = '';
-        const code = await main(['--requests', '1', '--max-tokens', '4', '--json'], (s) => (stdout += s + '\n'), (s) => (stderr += s + '\n'));
+        let code;
+        try {
+            await ensureTinyModel(dir);
+            code = await main(['--requests', '1', '--max-tokens', '4', '--json', '--model', dir], (s) => (stdout += s + '\n'), (s) => (stderr += s + '\n'));
+        } finally {
+            rmSync(dir, { recursive: true, force: true });
+        }
         expect(code).toBe(0);
+        expect(stderr).toContain(`from ${dir}`);
         const report = JSON.parse(stdout);
         expect(report.answers.map((a: { path: string; content: string }) => [a.path, a.content])).toEqual([
             ['fast', TINY_ANSWER.slice(0, 4)],
