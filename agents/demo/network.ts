@@ -12,15 +12,14 @@ import { Wallet, WalletKey } from '../chain/wallet';
 import { ChatResult, CocoonClient } from '../client/client';
 import { VerifiedWorker } from '../client/attestation';
 import { ed25519FromSeed } from '../core/ed25519';
-import { simulatedMeasurement } from '../enclave/binding';
 import { EmbeddedEngine } from '../inference/embedded';
-import { modelHashToUint256 } from '../inference/model-identity';
 import { ensureTinyModel } from '../inference/testing/tiny-model';
 import { startWorkerAgent, WorkerAgentHandle } from '../worker/agent';
 import { parseWorkerConfig } from '../worker/config';
 import { devParams } from '../worker/dev-network';
+import { deployLocalRoot } from '../worker/local-network';
 import { Logger, silentLogger } from '../worker/logger';
-import { Channel, CHANNEL_CLOSED, eventsOf, rootFor, TEE_SIMULATED, Worker, WORKER_STATUS_ACTIVE } from '../../wrappers';
+import { Channel, CHANNEL_CLOSED, eventsOf, Worker, WORKER_STATUS_ACTIVE } from '../../wrappers';
 import { publicKeyToInt } from '../../wrappers/signed';
 import { EndpointRelay } from './relay';
 
@@ -213,7 +212,6 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoRun> {
             cleanups.push(() => engine.close());
             return { value: engine, detail: `${engine.model} from ${dir}, hash ${engine.modelHash.slice(0, 16)}…` };
         });
-        const model = modelHashToUint256(engine.modelHash);
 
         // 3. Root with dev params (one auditor approval required), the simulated image, the model and one auditor allowed.
         const auditorKey = ed25519FromSeed(randomBytes(32));
@@ -221,18 +219,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoRun> {
         const { governance, root, governanceStart } = await step('root', async () => {
             const governance = await blockchain.treasury('governance');
             const governanceStart = (await blockchain.getContract(governance.address)).balance;
-            const root = blockchain.openContract(await rootFor(governance.address, 0n));
-            const via = governance.getSender();
-            const value = toNano('0.05');
-            await root.send(via, { value: toNano('1') }, { $$type: 'SetParams', queryId: 0n, params });
-            const measurement = BigInt('0x' + simulatedMeasurement(WORKER_IMAGE).toString('hex'));
-            await root.send(via, { value }, { $$type: 'AddMeasurement', queryId: 0n, measurement, teeType: TEE_SIMULATED });
-            await root.send(via, { value }, { $$type: 'AddModel', queryId: 0n, model, flags: 0n });
-            await root.send(via, { value }, { $$type: 'AddAuditor', queryId: 0n, key: publicKeyToInt(auditorKey.publicKey) });
-            const state = await root.getState();
-            if (!state.configured || !(await root.getIsModelAllowed(model)) || state.auditorCount !== 1n || (await root.getMeasurementTeeType(measurement)) !== TEE_SIMULATED) {
-                throw new Error('Root did not take the dev setup');
-            }
+            const { root } = await deployLocalRoot(blockchain, { imageName: WORKER_IMAGE, modelHashes: [engine.modelHash], params, auditorKeys: [publicKeyToInt(auditorKey.publicKey)] });
             return {
                 value: { governance, root, governanceStart },
                 detail: `Root ${short(root.address)}: model allowed by hash, simulated image allowed, 1 auditor, ${params.attestationApprovals} approval needed`,
