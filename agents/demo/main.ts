@@ -6,7 +6,10 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { startClientServer } from '../client/openai-server';
-import { DEFAULT_TINY_MODEL_DIR, DemoReport, DemoStep, formatTon as ton, runDemo } from './network';
+// The flow (./network) imports the contracts' wrappers, which need the build output: it is
+// loaded only once ensureBuilt() made sure that exists.
+import type { DemoReport, DemoStep } from './network';
+import { DEFAULT_TINY_MODEL_DIR, ensureBuilt, formatTon as ton } from './prepare';
 
 export const USAGE = `Usage: npm start -- [options]
 
@@ -149,6 +152,8 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
     progress(`Cocoon on TON: the whole network in one process (${args.requests} requests + 1 on-chain job)`);
     let run;
     try {
+        ensureBuilt(err);
+        const { runDemo } = await import('./network');
         run = await runDemo({ requests: args.requests, maxTokens: args.maxTokens, modelDir: args.modelDir, onStep: (s) => progress(formatStep(s)) });
     } catch (error) {
         err(`demo failed: ${(error as Error).message}`);

@@ -21,6 +21,7 @@ import { deployLocalRoot } from '../worker/local-network';
 import { Logger, silentLogger } from '../worker/logger';
 import { Channel, CHANNEL_CLOSED, eventsOf, Worker, WORKER_STATUS_ACTIVE } from '../../wrappers';
 import { publicKeyToInt } from '../../wrappers/signed';
+import { DEFAULT_TINY_MODEL_DIR, formatTon } from './prepare';
 import { EndpointRelay } from './relay';
 
 /**
@@ -33,7 +34,6 @@ import { EndpointRelay } from './relay';
  * (time travel), the worker's final settlement with its batch root, and the close.
  */
 
-export const DEFAULT_TINY_MODEL_DIR = resolve(__dirname, '..', '..', 'models', 'tiny');
 export const WORKER_IMAGE = 'cocoon-worker-dev';
 export const DEMO_PROMPTS = ['Hello, Cocoon!', 'What comes after the space?', 'Count with me', 'Sealed for the enclave only', 'Paid by voucher'];
 
@@ -156,12 +156,7 @@ async function until<T>(what: string, probe: () => Promise<T | undefined | false
     }
 }
 
-const ton = (nano: bigint) => {
-    const sign = nano < 0n ? '-' : '';
-    const abs = nano < 0n ? -nano : nano;
-    return `${sign}${abs / 1_000_000_000n}.${(abs % 1_000_000_000n).toString().padStart(9, '0')}`;
-};
-export { ton as formatTon };
+const ton = formatTon;
 
 /** Runs the whole flow and leaves the network running: call `network.stop()` when done. */
 export async function runDemo(options: DemoOptions = {}): Promise<DemoRun> {

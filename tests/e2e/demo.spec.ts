@@ -2,7 +2,7 @@
 // `npm start` calls) and every fact of its report is checked against the chain; then `npm start`
 // itself runs as a child process, and its option errors are checked.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Address, Cell, toNano } from '@ton/core';
@@ -10,6 +10,7 @@ import { ReceiptBatch } from '../../agents/core/merkle';
 import { ensureTinyModel } from '../../agents/inference/testing/tiny-model';
 import { DemoRun, DEMO_DEPOSIT, DEMO_FUNDS, DEMO_PROMPTS, DEMO_STAKE, runDemo } from '../../agents/demo/network';
 import { main, parseDemoArgs, UsageError } from '../../agents/demo/main';
+import { ensureBuilt } from '../../agents/demo/prepare';
 import { readBodyHead } from '../../agents/chain/decoders';
 import { Channel, CHANNEL_CLOSED, eventsOf, Root, parseReceipt, voucherCell, verifyCell, verifySigned, Worker, WORKER_STATUS_ACTIVE } from '../../wrappers';
 import { intToPublicKey } from '../../wrappers/signed';
@@ -245,6 +246,25 @@ describe('npm start options', () => {
         expect(r.stdout).toMatch(/worker payee earned\s+\d+\.\d{9}/);
         expect(r.stdout).toMatch(/Root protocol fees\s+0\.\d{9}/);
         expect(r.stdout).toMatch(/time: \d+\.\d\d s in all/);
+    });
+
+    it('builds the contracts first when a fresh checkout has no build output, once; a failed build is a clear error', () => {
+        const dir = mkdtempSync(join(tmpdir(), 'cocoon-demo-build-'));
+        try {
+            const marker = join(dir, 'Cocoon_Root.ts');
+            const said: string[] = [];
+            const build = [process.execPath, '-e', `require('fs').writeFileSync(${JSON.stringify(marker)}, '// built')`];
+            expect(ensureBuilt((l) => said.push(l), marker, build)).toBe(true);
+            expect(readFileSync(marker, 'utf8')).toBe('// built');
+            expect(said).toEqual(['The contracts are not built yet: building them once (npm run build)...']);
+            expect(ensureBuilt((l) => said.push(l), marker, [process.execPath, '-e', 'process.exit(3)'])).toBe(false);
+            expect(() => ensureBuilt(() => undefined, join(dir, 'missing.ts'), [process.execPath, '-e', 'process.exit(3)'])).toThrow('the contract build failed (exit 3)');
+            expect(() => ensureBuilt(() => undefined, join(dir, 'missing.ts'), [process.execPath, '-e', ''])).toThrow('the contract build failed (exit 0)');
+            // The real marker: this checkout is built, so npm start runs no build.
+            expect(ensureBuilt(() => undefined)).toBe(false);
+        } finally {
+            rmSync(dir, { recursive: true, force: true });
+        }
     });
 
     it('--model refuses a folder without a model (exit 2, nothing run)', async () => {
