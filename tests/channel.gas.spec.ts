@@ -35,10 +35,13 @@ const gas = new GasSnapshot('channel');
 // counting the submitting wallet's own (its kind and fees are the sender's choice).
 const SETTLE_GAS_BUDGET = 6000n;
 const SETTLE_FEES_BUDGET = toNano('0.004');
-// The on-chain job path (post + commit + finalize): issue 3 asks for 0.012 TON; this design
-// measures about 0.017 (docs/gas.md explains where it goes and what meeting 0.012 would take).
-// The test holds the measured figure as the ceiling so that it cannot creep up unnoticed.
-const JOB_PATH_FEES_CEILING = toNano('0.0175');
+// The on-chain job path (post + commit + finalize): issue 3 asks for 0.012 TON. NOT MET: this
+// design measures 0.015339 (0.016855 before the Worker stopped returning ReserveJob's rest and
+// kept its counters in a ref cell, and before FinalizeJob and PostJob stopped parsing all the
+// params); docs/gas.md says where it goes and what 0.012 would take. The test holds the
+// measured figure as the ceiling so that it cannot creep up unnoticed.
+const JOB_PATH_FEES_BUDGET = toNano('0.012');
+const JOB_PATH_FEES_CEILING = toNano('0.0154');
 
 const gasOn = (result: SendMessageResult, address: Parameters<typeof txOn>[1], nth = 0) => computeGas(txOn(result, address, nth));
 
@@ -121,7 +124,11 @@ describe('gas and fees of Channel operations', () => {
         figures.jobFinalize = ton(parts[2]);
         figures.jobPath = ton(total);
         figures.jobPathTransit = ton([post.result, commit, finalize].map(transitFeesAfterSender).reduce((a, b) => a + b, 0n));
+        figures.jobPathOverBudget = ton(total - JOB_PATH_FEES_BUDGET);
         expect(total).toBeLessThanOrEqual(JOB_PATH_FEES_CEILING);
+        // The transactions counted: wallet -> Channel -> Worker (silent); wallet -> Channel;
+        // wallet -> Channel -> payee.
+        expect([post.result, commit, finalize].map((r) => r.transactions.length)).toEqual([3, 2, 3]);
         expect(gasOn(post.result, channel.address)).toBeLessThanOrEqual(POST_JOB_GAS);
         expect(gasOn(post.result, registered.worker.address)).toBeLessThanOrEqual(RESERVE_JOB_GAS);
         expect(gasOn(commit, channel.address)).toBeLessThanOrEqual(COMMIT_GAS);
@@ -193,11 +200,18 @@ describe('gas and fees of Channel operations', () => {
         expect(gasOn(final, ch.channel.address)).toBeLessThanOrEqual(CLOSE_GAS);
         const third = await net.blockchain.treasury('refused-client');
         const ch3 = await openedChannel(net, third, registered, { deposit: toNano('5') });
+        const post0 = await postJob(net, ch3); // accepted, for the comparison below
         await registered.worker.send(owner.getSender(), { value: toNano('0.1') }, { $$type: 'RequestUnbond', queryId: 0n });
         const refused = await postJob(net, ch3);
         const bounce = gasOn(refused.result, ch3.channel.address, 1);
         gas.record('Channel.bounced.ReserveJob', bounce);
+        gas.record('Worker.ReserveJob.refused', gasOn(refused.result, registered.worker.address));
         expect(bounce).toBeLessThanOrEqual(JOB_REJECTED_GAS);
+        // The refusal is cheap and the bounce handler (paid from the reserve PostJob left) succeeds.
+        expect(gasOn(refused.result, registered.worker.address)).toBeLessThan(gasOn(post0.result, registered.worker.address));
+        expect(refused.result.transactions).toHaveTransaction({ from: registered.worker.address, to: ch3.channel.address, success: true });
+        expect((await ch3.channel.getState()).openJobs).toBe(1n); // post0's only
+        expect((await ch3.channel.getState()).locked).toBe(toNano('1'));
         const fourth = await net.blockchain.treasury('refused-open');
         const { channel: refusedChannel, result } = await openChannel(net, fourth, registered, { deposit: toNano('2') });
         gas.record('Channel.bounced.OpenChannel', gasOn(result, refusedChannel.address, 1));

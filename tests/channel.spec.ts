@@ -483,6 +483,41 @@ describe('Channel', () => {
             const { result } = await postJob(net, opened);
             expect(result.transactions).toHaveTransaction({ to: registered.worker.address, exitCode: Number(ERR_PAUSED) });
             expect((await channel.getState()).locked).toBe(0n);
+            await expectBooksCovered(net, channel);
+        });
+
+        it('the Worker accepts silently: it sends nothing back and keeps less than a forward fee of the value', async () => {
+            const before = await balanceOf(net.blockchain, registered.worker.address);
+            const { result } = await postJob(net, opened, { deadline: nowOf(net) + 100n });
+            const accepted = result.transactions.find((t) => t.inMessage?.info.dest instanceof Address && t.inMessage.info.dest.equals(registered.worker.address))!;
+            expect(accepted.description.type === 'generic' && accepted.description.computePhase.type === 'vm' && accepted.description.computePhase.success).toBe(true);
+            expect(accepted.outMessagesCount).toBe(0);
+            expect(result.transactions).toHaveLength(3); // client -> Channel -> Worker, nothing to the client's wallet
+            expectNothingSentTo(result, client.address);
+            const kept = (await balanceOf(net.blockchain, registered.worker.address)) - before;
+            expect(kept).toBeGreaterThan(0n); // the compute came out of the value, not the stake
+            expect(kept).toBeLessThan(toNano('0.0004')); // below the lump forward fee a return would cost
+            const { challengeWindow, disputeWindow } = net.params.channel;
+            expect(await registered.worker.getJobsLockedUntil()).toBe(nowOf(net) + 100n + challengeWindow + disputeWindow);
+            await expectBooksCovered(net, channel);
+        });
+
+        it('a worker whose attestation expired refuses the job; the bounce handler pays from the reserve PostJob left', async () => {
+            const { attestationExpiry } = await registered.worker.getInfo();
+            at(attestationExpiry + 1n);
+            const deposit = (await channel.getState()).deposit;
+            const { seq, result } = await postJob(net, opened, { maxPayment: toNano('2') });
+            expect(result.transactions).toHaveTransaction({ from: channel.address, to: registered.worker.address, exitCode: Number(ERR_WRONG_STATUS) });
+            // The bounce arrives with less than the handler's gas, and still succeeds.
+            expect(result.transactions).toHaveTransaction({ from: registered.worker.address, to: channel.address, success: true });
+            expect(eventsOfType(eventsOfAll(result.transactions), 'JobRejected')[0].seq).toBe(seq);
+            const state = await channel.getState();
+            expect(state.locked).toBe(0n);
+            expect(state.openJobs).toBe(0n);
+            expect(state.deposit).toBe(deposit); // the least value: nothing credited, nothing taken from the deposit
+            expect(await registered.worker.getJobsLockedUntil()).toBe(0n);
+            expectNothingSentTo(result, client.address);
+            await expectBooksCovered(net, channel);
         });
     });
 
