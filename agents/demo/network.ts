@@ -286,9 +286,12 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoRun> {
             );
             const handle = await startAuditor(config, { chain, wallet: wallets.auditor, engine, log, senderOptions: SENDER_OPTIONS });
             cleanups.push(() => handle.stop());
-            await until('the auditor to approve the worker', async () => (await workerContract.getStatus()) === WORKER_STATUS_ACTIVE);
-            const review = handle.reviews().find((r) => r.worker === worker.worker.toString());
-            return { value: handle, detail: `evidence reviewed (${review?.outcome ?? 'unknown'}), approval verdict signed and sent to Root: worker Active` };
+            const reviewOf = () => handle.reviews().find((r) => Address.parse(r.worker).equals(worker.worker));
+            // The auditor logs its review once its verdict's transaction is confirmed, which can be
+            // just after the Worker turned Active: wait for both.
+            await until('the auditor to approve the worker', async () => (await workerContract.getStatus()) === WORKER_STATUS_ACTIVE && reviewOf() !== undefined);
+            const review = reviewOf()!;
+            return { value: handle, detail: `evidence reviewed (${review.outcome}), approval verdict signed and sent to Root: worker Active` };
         });
 
         // 7. The client discovers the worker from Root's events and verifies its attestation against Root.
