@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
-import { toNano } from '@ton/core';
+import { Address, toNano } from '@ton/core';
 import { mnemonicNew } from '@ton/crypto';
 import { IdempotentSender } from '../agents/chain/sender';
 import { ToncenterChain } from '../agents/chain/toncenter';
@@ -28,7 +28,8 @@ import { FakeOpenAIServer } from '../agents/inference/testing/fake-openai-server
 import { ensureTinyModel } from '../agents/inference/testing/tiny-model';
 import { JournalStore } from '../agents/store/store';
 import { deployDevRoot } from '../agents/worker/dev-network';
-import { TEE_SIMULATED } from '../wrappers';
+import { Channel, channelFor, TEE_SIMULATED } from '../wrappers';
+import { openOnChain } from '../agents/worker/chain-access';
 import { REPO_ROOT } from './lib/floor';
 import { median, medianCi, slope, summary } from './lib/stats';
 
@@ -98,6 +99,8 @@ export interface StackReport {
     memory: MemoryFigure[];
     leak: LeakFigure[];
     leakSeconds: number;
+    /** Median time of getAccount + (getState ‖ getTerms) of the channel, from the bench process to the devnet. */
+    chainReadMs: number;
     leakTarget: number;
     leakRefusals: number;
     scenario: string;
@@ -429,7 +432,7 @@ export async function measureStack(o: StackOptions): Promise<StackReport> {
             procs.push(p);
             return p;
         };
-        const startClient = async (name: string, worker: Proc): Promise<{ p: Proc; model: string; logFile: string }> => {
+        const startClient = async (name: string, worker: Proc): Promise<{ p: Proc; model: string; logFile: string; wallet: Wallet }> => {
             const w = await mnemonicWallet(dir, name);
             await faucet(devnetUrl, w.wallet.address.toString(), toNano('1000'));
             const stateDir = join(dir, `${name}-state`);
@@ -439,7 +442,7 @@ export async function measureStack(o: StackOptions): Promise<StackReport> {
             procs.push(p);
             const models = (await (await fetch(`${p.ready.url}/v1/models`)).json()) as { data: { id: string }[] };
             if (!models.data?.length) throw new Error(`${name}: no models listed`);
-            return { p, model: models.data[0].id, logFile: config.logFile };
+            return { p, model: models.data[0].id, logFile: config.logFile, wallet: w.wallet };
         };
 
         // (a) The fixed-pace OpenAI-compatible backend.
@@ -454,6 +457,16 @@ export async function measureStack(o: StackOptions): Promise<StackReport> {
         const fake = await compare(`fixed-pace backend (${o.answerChars} tokens, ${o.chunkDelayMs} ms apart)`, chatRequest(backend.baseUrl, 'fake-model', o.answerChars), viaA, o);
 
         const fakeJobMs = median(jobTimes(clientA.logFile).slice(jobsBefore));
+        // What one read of the channel costs from outside: the three calls the client SDK makes per request.
+        const channelAddress = (await channelFor(root, clientA.wallet.address, Address.parse(String(workerA.ready.worker)))).address;
+        const readChannel = openOnChain(chain, Channel.fromAddress(channelAddress));
+        const chainReadMs: number[] = [];
+        for (let i = 0; i < 20; i++) {
+            const t0 = performance.now();
+            await chain.getAccount(channelAddress);
+            await Promise.all([readChannel.getState(), readChannel.getTerms()]);
+            chainReadMs.push(performance.now() - t0);
+        }
         // Memory over many fast-path requests: the backend answers at once, so the agents are the load.
         backend.configure({ answer, chunkDelayMs: 0 });
         const leakProcs = [
@@ -550,6 +563,7 @@ export async function measureStack(o: StackOptions): Promise<StackReport> {
             memory,
             leak,
             leakSeconds,
+            chainReadMs: median(chainReadMs),
             leakTarget: o.leakRequests,
             leakRefusals,
             scenario: `devnet, worker and client server as separate processes; ${o.concurrency} requests in flight at saturation`,
