@@ -126,7 +126,7 @@ function gasSection(g: GasReport): string {
     }
     const ratio = g.settle.channelGas / g.floor.gas;
     const perJob100 = g.batches.find((b) => b.jobs === 100);
-    L.push('', '**Budgets** (issue 7; also asserted in `tests/channel.gas.spec.ts`):', '');
+    L.push('', '**Budgets** (issue 7; also asserted in `tests/channel.gas.spec.ts`; the floor and the batch table below in `tests/bench-gas.spec.ts`):', '');
     L.push('| budget | measured | target | |', '|---|---:|---:|---|');
     L.push(`| Settle, compute gas on the Channel | ${n(g.settle.channelGas)} gas | ≤ ${n(BUDGET.settleGas)} | ${yes(g.settle.channelGas <= BUDGET.settleGas)} |`);
     L.push(`| Settle, fees of the transactions it causes | ${ton(g.settle.fees)} TON | ≤ ${ton(BUDGET.settleFees, 3)} | ${yes(g.settle.fees <= BUDGET.settleFees)} |`);
