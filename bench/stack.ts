@@ -99,6 +99,7 @@ export interface StackReport {
     memory: MemoryFigure[];
     leak: LeakFigure[];
     leakSeconds: number;
+    leakWarmup: { requests: number; seconds: number };
     /** Median time of getAccount + (getState ‖ getTerms) of the channel, from the bench process to the devnet. */
     chainReadMs: number;
     leakTarget: number;
@@ -474,17 +475,18 @@ export async function measureStack(o: StackOptions): Promise<StackReport> {
             { label: 'client server', p: clientA.p },
         ];
         const points = new Map<string, { requests: number; heapMiB: number; rssMiB: number }[]>(leakProcs.map((l) => [l.label, []]));
-        const warmup = Math.min(500, Math.floor(o.leakRequests / 10));
+        // Warm-up: up to a tenth of the target or a fifth of the time cap; then ten marks, each
+        // after a tenth of the requests or of the time cap, whichever comes first.
         const steps = 10;
-        const perStep = Math.floor(o.leakRequests / steps);
+        const perStep = Math.ceil(o.leakRequests / steps);
         let served = 0;
         let leakRefusals = 0;
-        let deadline = Infinity;
-        const run = async (n: number) => {
+        const run = async (n: number, seconds: number) => {
+            const until = performance.now() + seconds * 1000;
             let next = 0;
             await Promise.all(
                 Array.from({ length: o.concurrency }, async () => {
-                    while (next < n && performance.now() < deadline) {
+                    while (next < n && performance.now() < until) {
                         next++;
                         try {
                             await viaA();
@@ -500,21 +502,22 @@ export async function measureStack(o: StackOptions): Promise<StackReport> {
             );
         };
         const leak0 = performance.now();
-        await run(warmup);
+        await run(perStep, o.leakSeconds / 5);
+        const warmupRequests = served;
         served = 0;
         leakRefusals = 0;
-        deadline = performance.now() + o.leakSeconds * 1000;
         const mark = async () => {
             for (const l of leakProcs) points.get(l.label)!.push({ requests: served, ...(await heapAfterGc(l.p)) });
         };
         await mark();
+        const measured0 = performance.now();
         for (let s = 0; s < steps; s++) {
-            await run(perStep);
+            await run(perStep, o.leakSeconds / steps);
             await mark();
             o.log(`leak run: ${served} requests`);
-            if (performance.now() >= deadline) break;
         }
-        const leakSeconds = (performance.now() - leak0) / 1000;
+        const leakSeconds = (performance.now() - measured0) / 1000;
+        const leakWarmupSeconds = (measured0 - leak0) / 1000;
         const leak: LeakFigure[] = leakProcs.map((l) => {
             const pts = points.get(l.label)!;
             const xs = pts.map((p) => p.requests);
@@ -563,6 +566,7 @@ export async function measureStack(o: StackOptions): Promise<StackReport> {
             memory,
             leak,
             leakSeconds,
+            leakWarmup: { requests: warmupRequests, seconds: leakWarmupSeconds },
             chainReadMs: median(chainReadMs),
             leakTarget: o.leakRequests,
             leakRefusals,
