@@ -180,3 +180,35 @@ export function contractsOf(s: SecurityNet): Address[] {
 }
 
 export { ed25519FromSeed };
+
+/** Every party of the fixture whose balance value conservation sums over. */
+export function partiesOf(s: SecurityNet): Address[] {
+    return [...contractsOf(s), s.governance.address, s.client.address, s.client2.address, s.stranger.address, s.workerA.owner.address, s.workerB.owner.address];
+}
+
+export async function sumOf(bc: Blockchain, addresses: Address[]): Promise<bigint> {
+    return (await balances(bc, addresses)).reduce((a, b) => a + b, 0n);
+}
+
+/** Fees of transactions: total fees plus the forward fees of the internal messages they sent. */
+export function feesOfTxs(txs: { totalFees: { coins: bigint }; outMessages: { values(): Iterable<{ info: { type: string; forwardFee?: bigint } }> } }[]): bigint {
+    let sum = 0n;
+    for (const tx of txs) {
+        sum += tx.totalFees.coins;
+        for (const m of tx.outMessages.values()) if (m.info.type === 'internal') sum += m.info.forwardFee ?? 0n;
+    }
+    return sum;
+}
+
+/** The channels' books cover what they owe and every worker's balance covers its stake. */
+export async function expectBooks(s: SecurityNet): Promise<void> {
+    for (const c of [s.channel, s.otherChannel, s.channelB]) {
+        const st = await c.channel.getState();
+        expect((await s.blockchain.getContract(c.channel.address)).balance).toBeGreaterThanOrEqual(st.deposit - st.settled + st.fees);
+        expect(st.deposit).toBeGreaterThanOrEqual(st.settled + st.locked);
+    }
+    for (const w of [s.workerA, s.workerB]) {
+        if ((await s.blockchain.getContract(w.worker.address)).accountState?.type !== 'active') continue;
+        expect((await s.blockchain.getContract(w.worker.address)).balance).toBeGreaterThanOrEqual(await w.worker.getStake());
+    }
+}
