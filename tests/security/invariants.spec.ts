@@ -76,7 +76,18 @@ type Action =
     | { t: 'unbond'; w: number }
     | { t: 'withdraw'; w: number }
     | { t: 'equivocate'; w: number }
-    | { t: 'wait'; seconds: number };
+    | { t: 'wait'; seconds: number }
+    | { t: 'disputedJob'; ch: number };
+
+/** Expands the compound actions into the steps they stand for. */
+function expand(a: Action): Action[] {
+    if (a.t !== 'disputedJob') return [a];
+    return [
+        { t: 'post', ch: a.ch, maxPayment: toNano('0.5'), deadline: 600 },
+        { t: 'commit', ch: a.ch, tokens: 1000 },
+        { t: 'dispute', ch: a.ch },
+    ];
+}
 
 const ch = fc.integer({ min: 0, max: 2 });
 const wk = fc.integer({ min: 0, max: 1 });
@@ -99,6 +110,8 @@ const action: fc.Arbitrary<Action> = fc.oneof(
     fc.record({ t: fc.constant('unbond' as const), w: wk }),
     { weight: 2, arbitrary: fc.record({ t: fc.constant('withdraw' as const), w: wk }) },
     fc.record({ t: fc.constant('equivocate' as const), w: wk }),
+    // A job taken to a dispute in three checked steps, so verdicts and their replays have a target.
+    { weight: 2, arbitrary: fc.record({ t: fc.constant('disputedJob' as const), ch }) },
     { weight: 3, arbitrary: fc.record({ t: fc.constant('wait' as const), seconds: fc.integer({ min: 1, max: 400 }) }) },
     fc.record({ t: fc.constant('wait' as const), seconds: fc.integer({ min: 600, max: 5000 }) }),
 );
@@ -342,6 +355,8 @@ async function run(model: Model, a: Action): Promise<SendMessageResult | null> {
         case 'wait':
             world.net.blockchain.now = world.net.blockchain.now! + a.seconds;
             return null;
+        case 'disputedJob':
+            throw new Error('expanded before running');
     }
 }
 
@@ -399,7 +414,7 @@ describe('invariants of Root + Worker + Channel under random sequences', () => {
                     stakeIn: stakes,
                     withdrawn: [0n, 0n],
                 };
-                for (const a of actions) {
+                for (const a of actions.flatMap(expand)) {
                     const before = await sumBalances();
                     const result = await run(model, a);
                     await checkInvariants(model, result, before);
