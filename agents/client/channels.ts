@@ -122,6 +122,13 @@ export interface ChannelManagerOptions {
     confirmTimeoutMs?: number;
     /** Polling interval while waiting (default 1000 ms; the sandbox answers at once). */
     pollIntervalMs?: number;
+    /**
+     * How long a channel's state read for a fast-path request may be reused (default 2000 ms; 0 =
+     * read the chain every time). Safe to reuse: while a channel is open only this client's own
+     * messages raise its lock or lower its deposit, and they drop the reused view; the worker
+     * checks the chain itself and refuses (402, 409) what a stale view would let through.
+     */
+    viewCacheMs?: number;
     log?: (entry: Record<string, unknown>) => void;
 }
 
@@ -133,6 +140,7 @@ export interface ChannelManagerOptions {
  */
 export class ChannelManager {
     private values: OperationValues | undefined;
+    private readonly views = new Map<string, { at: number; view: ChannelView | undefined }>();
 
     constructor(private readonly options: ChannelManagerOptions) {}
 
@@ -147,10 +155,26 @@ export class ChannelManager {
     /** The channel's state and terms, or undefined while it is not deployed. */
     async read(channel: Address): Promise<ChannelView | undefined> {
         const account = await this.options.chain.getAccount(channel);
-        if (account.status !== 'active') return undefined;
-        const contract = openReadOnly(this.options.chain, Channel.fromAddress(channel));
-        const [state, terms] = await Promise.all([contract.getState(), this.readTerms(channel)]);
-        return { address: channel, state, terms };
+        let view: ChannelView | undefined;
+        if (account.status === 'active') {
+            const contract = openReadOnly(this.options.chain, Channel.fromAddress(channel));
+            const [state, terms] = await Promise.all([contract.getState(), this.readTerms(channel)]);
+            view = { address: channel, state, terms };
+        }
+        this.views.set(channel.toRawString(), { at: Date.now(), view });
+        return view;
+    }
+
+    /** Like `read`, reusing a view read less than `viewCacheMs` ago (the fast path's check of free deposit). */
+    async readRecent(channel: Address): Promise<ChannelView | undefined> {
+        const cached = this.views.get(channel.toRawString());
+        if (cached && Date.now() - cached.at < (this.options.viewCacheMs ?? 2000)) return cached.view;
+        return this.read(channel);
+    }
+
+    /** Drops the reused view of a channel (after a worker refused credit, or the channel's state changed). */
+    forget(channel: Address): void {
+        this.views.delete(channel.toRawString());
     }
 
     private async readTerms(channel: Address): Promise<ChannelTerms | null> {
@@ -174,6 +198,7 @@ export class ChannelManager {
         const queryId = args.body.beginParse().skip(32).loadUintBig(64);
         const op = args.body.beginParse().loadUint(32);
         const before = await this.options.chain.getAccount(args.to);
+        this.forget(args.to);
         const outcome = await this.options.sender.send({
             queryId,
             messages: [internal({ to: args.to, value: args.value, bounce: true, body: args.body, init: args.init })],
@@ -199,6 +224,7 @@ export class ChannelManager {
             const hint = code !== undefined ? CHANNEL_EXIT_HINTS[code] : undefined;
             throw new ChainTransactionError(code, `${args.what} was refused by ${args.to.toString()} (exit code ${code ?? '?'}${hint ? `, ${hint}` : ''}); the value came back to the wallet`);
         }
+        this.forget(args.to);
         this.options.log?.({ event: 'client-tx', what: args.what, to: args.to.toString(), queryId: queryId.toString(), lt: tx.lt.toString() });
         return tx;
     }

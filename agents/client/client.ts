@@ -64,6 +64,8 @@ export interface CocoonClientOptions {
     fallback?: { enabled?: boolean; deadlineSeconds?: number };
     /** Chain polling interval, ms (default 1000; the sandbox can use less). */
     pollIntervalMs?: number;
+    /** How long a channel's state may be reused between fast-path requests, ms (default 2000; 0 = read it every time). */
+    channelViewCacheMs?: number;
     voucherKeys?: VoucherKeySource;
     log?: (entry: Record<string, unknown>) => void;
 }
@@ -192,6 +194,7 @@ export class CocoonClient {
             ledger: this.ledger,
             voucherKeys: this.voucherKeys,
             pollIntervalMs: options.pollIntervalMs,
+            viewCacheMs: options.channelViewCacheMs,
             log: options.log,
         });
     }
@@ -385,7 +388,7 @@ export class CocoonClient {
 
     /** Free deposit for new fast-path work: deposit − locked − what is owed (settled or not). */
     private async available(channel: ChannelRecord): Promise<{ available: bigint; limit: bigint }> {
-        const view = await this.channels.read(channel.address);
+        const view = await this.channels.readRecent(channel.address);
         if (!view || statusOf(view.state.status) !== 'open') {
             if (view) this.ledger.setStatus(channel.address, statusOf(view.state.status));
             throw new ChannelError(`channel ${channel.address.toString()} is no longer open`);
@@ -453,6 +456,8 @@ export class CocoonClient {
             try {
                 return await this.fastPath(request, modelHash, candidate, channel);
             } catch (error) {
+                // A refusal (no credit, channel not open) may come from a state this client reused: read it afresh next time.
+                if (error instanceof WorkerRequestError) this.channels.forget(channel.address);
                 if (error instanceof WorkerUnreachableError && this.options.fallback?.enabled !== false) {
                     this.log({ event: 'client-fallback-onchain', worker: candidate.worker.address.toString(), reason: error.message });
                     return this.onChainPath(request, modelHash, candidate, channel);
