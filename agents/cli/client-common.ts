@@ -77,6 +77,7 @@ export async function openClient(config: ClientConfig, io: CliIo): Promise<Cocoo
         reverifySeconds: config.reverifySeconds,
         fallback: config.fallback,
         pollIntervalMs: config.pollIntervalMs,
+        channelViewCacheMs: config.channelViewCacheMs,
         log: (entry) => {
             const { event, ...fields } = entry;
             log.info(String(event ?? 'client'), fields);

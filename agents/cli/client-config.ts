@@ -30,6 +30,7 @@ export interface ClientConfig {
     reverifySeconds: number;
     fallback: { enabled: boolean; deadlineSeconds: number };
     pollIntervalMs: number;
+    channelViewCacheMs: number;
     server: { host: string; port: number; apiKey?: string; maxBodyBytes: number; maxConcurrent: number; requestTimeoutMs: number };
     logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
@@ -174,7 +175,7 @@ export function parseClientConfig(
     const issues: ConfigIssue[] = [];
     const top = new Fields(issues, raw as Obj, '', [
         '$comment', 'network', 'chain', 'root', 'wallet', 'stateDir', 'attestation', 'models', 'workers', 'autoDeposit', 'autoTopUp',
-        'requestTimeoutMs', 'reverifySeconds', 'fallback', 'pollIntervalMs', 'server', 'logLevel',
+        'requestTimeoutMs', 'reverifySeconds', 'fallback', 'pollIntervalMs', 'channelViewCacheMs', 'server', 'logLevel',
     ]);
     const network: NetworkName = overrides.network ?? top.oneOf('network', NETWORKS, 'devnet');
     if (network === 'local') issues.push({ path: 'network', message: 'the client cannot reach network "local" (the in-process chain of `cocoon worker start --network local`); use devnet, testnet or mainnet' });
@@ -276,6 +277,7 @@ export function parseClientConfig(
         reverifySeconds: top.int('reverifySeconds', 300, 1, 86_400),
         fallback: { enabled: fallbackFields.bool('enabled', true), deadlineSeconds: fallbackFields.int('deadlineSeconds', 300, 10, 86_400) },
         pollIntervalMs: top.int('pollIntervalMs', network === 'devnet' ? 500 : 3000, 10, 600_000),
+        channelViewCacheMs: top.int('channelViewCacheMs', 2000, 0, 600_000),
         server: {
             host: serverFields.string('host', '127.0.0.1')!,
             port: overrides.port ?? serverFields.int('port', 8787, 0, 65535),
