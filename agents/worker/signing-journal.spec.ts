@@ -6,7 +6,7 @@ import { Address, Cell } from '@ton/core';
 import { ed25519FromSeed, ed25519Sign } from '../core/ed25519';
 import { JournalStore } from '../store/store';
 import { receiptCell, verifyCell } from '../../wrappers/signed';
-import { ApiError } from './errors';
+import { ApiError, WorkerFatalError } from './errors';
 import { jobKey, JobRecord, SeqUsedError, SigningJournal } from './signing-journal';
 
 const CHANNEL = new Address(0, Buffer.alloc(32, 3));
@@ -126,7 +126,9 @@ describe('signing journal', () => {
         ).toThrow(/cannot be written/);
         // The signature was computed in memory but never left: sign() throws before returning it.
         expect(signedSomething).toBe(true);
-        expect(fatal.at(-1)?.name).toBe('WorkerFatalError');
+        // Fatal (the agent stops), and named for what failed so the 503 says journal_unwritable.
+        expect(fatal.at(-1)).toBeInstanceOf(WorkerFatalError);
+        expect(fatal.at(-1)?.name).toBe('JournalUnwritableError');
         store = JournalStore.open(join(dir, 'worker.journal'));
         journal = new SigningJournal(store, () => undefined);
         expect(journal.job(RAW, 1n)?.state).toBe('result');
