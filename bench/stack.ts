@@ -52,6 +52,9 @@ export interface StackOptions {
     /** The fixed-pace backend: characters (= chunks = tokens) of its answer, and ms between chunks. */
     answerChars: number;
     chunkDelayMs: number;
+    /** The same backend at a chat model's streaming pace: tokens of its answer and ms between them. */
+    pacedTokens: number;
+    pacedDelayMs: number;
     /** max_tokens of the tiny-model requests. */
     tinyMaxTokens: number;
     log: (line: string) => void;
@@ -95,6 +98,7 @@ export interface LeakFigure {
 
 export interface StackReport {
     fake: PathComparison;
+    paced: PathComparison;
     tiny: PathComparison;
     memory: MemoryFigure[];
     leak: LeakFigure[];
@@ -468,6 +472,17 @@ export async function measureStack(o: StackOptions): Promise<StackReport> {
             await Promise.all([readChannel.getState(), readChannel.getTerms()]);
             chainReadMs.push(performance.now() - t0);
         }
+        // The same backend at a chat model's pace: the agents' cost as a user of a real model sees it.
+        const pacedAnswer = Array.from({ length: o.pacedTokens }, (_, i) => String.fromCharCode(97 + (i % 26))).join('');
+        backend.configure({ answer: pacedAnswer, chunkDelayMs: o.pacedDelayMs });
+        const pacedBefore = jobTimes(clientA.logFile).length;
+        const paced = await compare(
+            `fixed-pace backend at a chat model's pace (${o.pacedTokens} tokens, ${o.pacedDelayMs} ms apart)`,
+            chatRequest(backend.baseUrl, 'fake-model', o.pacedTokens),
+            chatRequest(`${clientA.p.ready.url}/v1`, clientA.model, o.pacedTokens),
+            o,
+        );
+        const pacedJobMs = median(jobTimes(clientA.logFile).slice(pacedBefore));
         // Memory over many fast-path requests: the backend answers at once, so the agents are the load.
         backend.configure({ answer, chunkDelayMs: 0 });
         const leakProcs = [
@@ -562,6 +577,7 @@ export async function measureStack(o: StackOptions): Promise<StackReport> {
         }));
         return {
             fake: { ...fake, clientJobMs: fakeJobMs },
+            paced: { ...paced, clientJobMs: pacedJobMs },
             tiny: { ...tiny, clientJobMs: tinyJobMs },
             memory,
             leak,

@@ -3,8 +3,8 @@
 # transformers but no Node.js, no npm registry and no internet. Prepared on a CPU machine by
 # bench/gpu/prepare.sh into .gpu/ (a Node.js binary, the two benchmark programs bundled with
 # esbuild, onnxruntime-node's linux-x64 files, sharp, the tiny model); writes JSON results into
-# $OUT (or ./gpu-results). bench/report.ts turns them into the GPU section of docs/benchmarks.md
-# (`npm run bench -- --gpu-results DIR`).
+# $OUT (or ./gpu-results); bench/gpu/results-h200.json holds one run, with the summary that
+# `npm run bench -- --gpu-results bench/gpu/results-h200.json` puts into docs/benchmarks.md.
 set -u
 OUT=${OUT:-$PWD/gpu-results}
 mkdir -p "$OUT" /tmp/gpu && cd "$(dirname "$0")/../.."
