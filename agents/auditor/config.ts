@@ -5,7 +5,8 @@ import { DEFAULT_MNEMONIC_ENV, WalletVersion } from '../chain/wallet';
 import { devAttestationPublicKey } from '../enclave/simulated';
 import { DEFAULT_API_KEY_ENV, DEFAULT_ENDPOINTS, NETWORKS, NetworkName } from '../worker/config';
 import { LogLevel } from '../worker/logger';
-import { AuditorConfigError, ConfigIssue } from './errors';
+import { ConfigFields, ConfigIssue, ConfigObject } from '../core/config-fields';
+import { AuditorConfigError } from './errors';
 
 /**
  * The auditor agent's configuration: a JSON file (reference table in docs/auditor.md), validated
@@ -51,93 +52,7 @@ export interface AuditorConfig {
     logLevel: LogLevel;
 }
 
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-type Obj = { [key: string]: Json };
-
-/** Reads one object's fields, collecting issues; unknown keys are issues too. */
-class Fields {
-    constructor(
-        private readonly issues: ConfigIssue[],
-        private readonly obj: Obj,
-        private readonly prefix: string,
-        known: string[],
-    ) {
-        for (const key of Object.keys(obj)) if (!known.includes(key)) this.issue(key, `unknown field (known fields: ${known.join(', ')})`);
-    }
-
-    path(key: string): string {
-        return this.prefix ? `${this.prefix}.${key}` : key;
-    }
-
-    issue(key: string, message: string): void {
-        this.issues.push({ path: this.path(key), message });
-    }
-
-    has(key: string): boolean {
-        return this.obj[key] !== undefined && this.obj[key] !== null;
-    }
-
-    string(key: string, fallback?: string): string | undefined {
-        const v = this.obj[key];
-        if (v === undefined || v === null) {
-            if (fallback === undefined) this.issue(key, 'is required');
-            return fallback;
-        }
-        if (typeof v !== 'string' || v.trim() === '') {
-            this.issue(key, `must be a non-empty string, got ${JSON.stringify(v)}`);
-            return fallback;
-        }
-        return v;
-    }
-
-    oneOf<T extends string>(key: string, options: readonly T[], fallback: T): T {
-        const v = this.obj[key];
-        if (v === undefined || v === null) return fallback;
-        if (typeof v !== 'string' || !options.includes(v as T)) {
-            this.issue(key, `must be one of ${options.join(', ')}, got ${JSON.stringify(v)}`);
-            return fallback;
-        }
-        return v as T;
-    }
-
-    int(key: string, fallback: number, min: number, max: number = Number.MAX_SAFE_INTEGER): number {
-        const v = this.obj[key];
-        if (v === undefined || v === null) return fallback;
-        if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
-            this.issue(key, `must be a whole number from ${min} to ${max}, got ${JSON.stringify(v)}`);
-            return fallback;
-        }
-        return v;
-    }
-
-    ton(key: string, fallback: string): bigint {
-        const v = this.obj[key] ?? fallback;
-        if (typeof v !== 'string' || !/^\d{1,12}(\.\d{1,9})?$/.test(v)) {
-            this.issue(key, `must be an amount of TON as a string with at most 9 decimals, e.g. "0.1"; got ${JSON.stringify(v)}`);
-            return toNano(fallback);
-        }
-        return toNano(v);
-    }
-
-    strings(key: string): string[] {
-        const v = this.obj[key];
-        if (v === undefined || v === null) return [];
-        if (!Array.isArray(v) || v.some((s) => typeof s !== 'string' || s.trim() === '')) {
-            this.issue(key, `must be an array of non-empty strings, got ${JSON.stringify(v)}`);
-            return [];
-        }
-        return v as string[];
-    }
-
-    sub(key: string, known: string[]): Fields {
-        const v = this.obj[key];
-        if (v !== undefined && v !== null && (typeof v !== 'object' || Array.isArray(v))) {
-            this.issue(key, `must be an object, got ${JSON.stringify(v)}`);
-            return new Fields(this.issues, {}, this.path(key), known);
-        }
-        return new Fields(this.issues, (v as Obj) ?? {}, this.path(key), known);
-    }
-}
+type Obj = ConfigObject;
 
 export interface AuditorConfigOverrides {
     network?: NetworkName;
@@ -198,7 +113,7 @@ export function parseAuditorConfig(
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
         throw new AuditorConfigError(source, [{ path: '(file)', message: 'must hold a JSON object' }]);
     }
-    const top = new Fields(issues, raw as Obj, '', [
+    const top = new ConfigFields(issues, raw as Obj, '', [
         '$comment',
         'network',
         'chain',
@@ -333,10 +248,10 @@ export function parseAuditorConfig(
     };
 
     const verdictFields = top.sub('verdict', ['ttlSeconds', 'value']);
-    const verdict = { ttlSeconds: verdictFields.int('ttlSeconds', 900, 60, 30 * 86_400), value: verdictFields.ton('value', '0.1') };
+    const verdict = { ttlSeconds: verdictFields.int('ttlSeconds', 900, 60, 30 * 86_400), value: verdictFields.ton('value', toNano('0.1')) };
     if (verdict.value < toNano('0.05')) issues.push({ path: 'verdict.value', message: 'must be at least 0.05 TON (Root refuses an AuditVerdict carrying less)' });
     const equivocationFields = top.sub('equivocation', ['value']);
-    const equivocation = { value: equivocationFields.ton('value', '0.1') };
+    const equivocation = { value: equivocationFields.ton('value', toNano('0.1')) };
     if (equivocation.value < toNano('0.05')) issues.push({ path: 'equivocation.value', message: 'must be at least 0.05 TON (the Worker refuses a ProveEquivocation carrying less)' });
 
     let model: AuditorConfig['model'];

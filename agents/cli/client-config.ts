@@ -4,7 +4,7 @@ import { Address, toNano } from '@ton/core';
 import { DEFAULT_MNEMONIC_ENV, WalletVersion } from '../chain/wallet';
 import { devAttestationPublicKey } from '../enclave/simulated';
 import { DEFAULT_API_KEY_ENV, DEFAULT_ENDPOINTS, NETWORKS, NetworkName } from '../worker/config';
-import { ConfigIssue } from '../worker/errors';
+import { ConfigFields, ConfigIssue, ConfigObject } from '../core/config-fields';
 
 /**
  * The client's configuration file (`cocoon client ... --config FILE`; reference table in
@@ -45,95 +45,7 @@ export class ClientConfigFileError extends Error {
     }
 }
 
-type Obj = Record<string, unknown>;
-
-class Fields {
-    constructor(
-        private readonly issues: ConfigIssue[],
-        private readonly obj: Obj,
-        private readonly prefix: string,
-        known: string[],
-    ) {
-        for (const key of Object.keys(obj)) if (!known.includes(key)) this.issue(key, `unknown field (known fields: ${known.join(', ')})`);
-    }
-    path(key: string): string {
-        return this.prefix ? `${this.prefix}.${key}` : key;
-    }
-    issue(key: string, message: string): void {
-        this.issues.push({ path: this.path(key), message });
-    }
-    has(key: string): boolean {
-        return this.obj[key] !== undefined && this.obj[key] !== null;
-    }
-    string(key: string, fallback?: string): string | undefined {
-        const v = this.obj[key];
-        if (v === undefined || v === null) {
-            if (fallback === undefined) this.issue(key, 'is required');
-            return fallback;
-        }
-        if (typeof v !== 'string' || v.trim() === '') {
-            this.issue(key, `must be a non-empty string, got ${JSON.stringify(v)}`);
-            return fallback;
-        }
-        return v;
-    }
-    oneOf<T extends string>(key: string, options: readonly T[], fallback: T): T {
-        const v = this.obj[key];
-        if (v === undefined || v === null) return fallback;
-        if (typeof v !== 'string' || !options.includes(v as T)) {
-            this.issue(key, `must be one of ${options.join(', ')}, got ${JSON.stringify(v)}`);
-            return fallback;
-        }
-        return v as T;
-    }
-    bool(key: string, fallback: boolean): boolean {
-        const v = this.obj[key];
-        if (v === undefined || v === null) return fallback;
-        if (typeof v !== 'boolean') {
-            this.issue(key, `must be true or false, got ${JSON.stringify(v)}`);
-            return fallback;
-        }
-        return v;
-    }
-    int(key: string, fallback: number, min: number, max: number = Number.MAX_SAFE_INTEGER): number {
-        const v = this.obj[key];
-        if (v === undefined || v === null) return fallback;
-        if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
-            this.issue(key, `must be a whole number from ${min} to ${max}, got ${JSON.stringify(v)}`);
-            return fallback;
-        }
-        return v;
-    }
-    ton(key: string): bigint | undefined {
-        const v = this.obj[key];
-        if (v === undefined || v === null) return undefined;
-        if (typeof v !== 'string' || !/^\d{1,12}(\.\d{1,9})?$/.test(v) || toNano(v) === 0n) {
-            this.issue(key, `must be a positive amount of TON as a string with at most 9 decimals, e.g. "2"; got ${JSON.stringify(v)}`);
-            return undefined;
-        }
-        return toNano(v);
-    }
-    address(key: string, value: unknown): Address | undefined {
-        try {
-            if (typeof value !== 'string') throw new Error();
-            return Address.parse(value.trim());
-        } catch {
-            this.issue(key, `must be a TON address (EQ.../UQ... or 0:<64 hex>), got ${JSON.stringify(value)}`);
-            return undefined;
-        }
-    }
-    sub(key: string, known: string[]): Fields {
-        const v = this.obj[key];
-        if (v !== undefined && v !== null && (typeof v !== 'object' || Array.isArray(v))) {
-            this.issue(key, `must be an object, got ${JSON.stringify(v)}`);
-            return new Fields(this.issues, {}, this.path(key), known);
-        }
-        return new Fields(this.issues, (v as Obj) ?? {}, this.path(key), known);
-    }
-    raw(key: string): unknown {
-        return this.obj[key];
-    }
-}
+type Obj = ConfigObject;
 
 export interface ClientConfigOverrides {
     network?: NetworkName;
@@ -173,7 +85,7 @@ export function parseClientConfig(
     const path = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ClientConfigFileError(source, [{ path: '(file)', message: 'must hold a JSON object' }]);
     const issues: ConfigIssue[] = [];
-    const top = new Fields(issues, raw as Obj, '', [
+    const top = new ConfigFields(issues, raw as Obj, '', [
         '$comment', 'network', 'chain', 'root', 'wallet', 'stateDir', 'attestation', 'models', 'workers', 'autoDeposit', 'autoTopUp',
         'requestTimeoutMs', 'reverifySeconds', 'fallback', 'pollIntervalMs', 'channelViewCacheMs', 'server', 'logLevel',
     ]);
@@ -271,8 +183,8 @@ export function parseClientConfig(
         attestation,
         models,
         workers,
-        autoDeposit: top.ton('autoDeposit'),
-        autoTopUp: top.ton('autoTopUp'),
+        autoDeposit: top.positiveTon('autoDeposit'),
+        autoTopUp: top.positiveTon('autoTopUp'),
         requestTimeoutMs: top.int('requestTimeoutMs', 120_000, 100, 3_600_000),
         reverifySeconds: top.int('reverifySeconds', 300, 1, 86_400),
         fallback: { enabled: fallbackFields.bool('enabled', true), deadlineSeconds: fallbackFields.int('deadlineSeconds', 300, 10, 86_400) },

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { Address, toNano } from '@ton/core';
 import { DEFAULT_MNEMONIC_ENV, WalletVersion } from '../chain/wallet';
-import { ConfigIssue, WorkerConfigError } from './errors';
+import { ConfigFields, ConfigIssue, ConfigObject } from '../core/config-fields';
+import { WorkerConfigError } from './errors';
 import { LogLevel } from './logger';
 
 /**
@@ -112,133 +113,7 @@ export interface WorkerConfig {
     logLevel: LogLevel;
 }
 
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-type Obj = { [key: string]: Json };
-
-/** Collects issues while reading an object; unknown keys are issues too. */
-class Reader {
-    constructor(
-        private readonly issues: ConfigIssue[],
-        private readonly obj: Obj,
-        private readonly prefix: string,
-        known: string[],
-    ) {
-        for (const key of Object.keys(obj)) {
-            if (!known.includes(key)) this.issue(key, `unknown field (known fields: ${known.join(', ')})`);
-        }
-    }
-
-    path(key: string): string {
-        return this.prefix ? `${this.prefix}.${key}` : key;
-    }
-
-    issue(key: string, message: string): void {
-        this.issues.push({ path: this.path(key), message });
-    }
-
-    has(key: string): boolean {
-        return this.obj[key] !== undefined && this.obj[key] !== null;
-    }
-
-    string(key: string, fallback?: string): string | undefined {
-        const v = this.obj[key];
-        if (v === undefined || v === null) {
-            if (fallback === undefined) this.issue(key, 'is required');
-            return fallback;
-        }
-        if (typeof v !== 'string' || v.trim() === '') {
-            this.issue(key, `must be a non-empty string, got ${JSON.stringify(v)}`);
-            return fallback;
-        }
-        return v;
-    }
-
-    optionalString(key: string): string | undefined {
-        return this.has(key) ? this.string(key) : undefined;
-    }
-
-    oneOf<T extends string>(key: string, options: readonly T[], fallback?: T): T | undefined {
-        const v = this.obj[key];
-        if (v === undefined || v === null) {
-            if (fallback === undefined) this.issue(key, `is required (one of ${options.join(', ')})`);
-            return fallback;
-        }
-        if (typeof v !== 'string' || !options.includes(v as T)) {
-            this.issue(key, `must be one of ${options.join(', ')}, got ${JSON.stringify(v)}`);
-            return fallback;
-        }
-        return v as T;
-    }
-
-    bool(key: string, fallback: boolean): boolean {
-        const v = this.obj[key];
-        if (v === undefined || v === null) return fallback;
-        if (typeof v !== 'boolean') {
-            this.issue(key, `must be true or false, got ${JSON.stringify(v)}`);
-            return fallback;
-        }
-        return v;
-    }
-
-    int(key: string, fallback: number | undefined, min: number, max: number = Number.MAX_SAFE_INTEGER): number | undefined {
-        const v = this.obj[key];
-        if (v === undefined || v === null) {
-            if (fallback === undefined) this.issue(key, 'is required');
-            return fallback;
-        }
-        if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
-            this.issue(key, `must be a whole number from ${min} to ${max}, got ${JSON.stringify(v)}`);
-            return fallback;
-        }
-        return v;
-    }
-
-    /** A whole amount of nanoTON as a decimal string (or a safe integer). */
-    nano(key: string, fallback: bigint | undefined): bigint | undefined {
-        const v = this.obj[key];
-        if (v === undefined || v === null) {
-            if (fallback === undefined) this.issue(key, 'is required (nanoTON as a decimal string, e.g. "1000")');
-            return fallback;
-        }
-        const text = typeof v === 'number' && Number.isSafeInteger(v) ? String(v) : v;
-        if (typeof text !== 'string' || !/^\d{1,36}$/.test(text)) {
-            this.issue(key, `must be a whole number of nanoTON as a decimal string, e.g. "1000"; got ${JSON.stringify(v)}`);
-            return fallback;
-        }
-        return BigInt(text);
-    }
-
-    /** An amount of TON as a decimal string ("10", "0.5"). */
-    ton(key: string, fallback: bigint | undefined): bigint | undefined {
-        const v = this.obj[key];
-        if (v === undefined || v === null) {
-            if (fallback === undefined) this.issue(key, 'is required (TON as a string, e.g. "10")');
-            return fallback;
-        }
-        if (typeof v !== 'string' || !/^\d{1,12}(\.\d{1,9})?$/.test(v)) {
-            this.issue(key, `must be an amount of TON as a string with at most 9 decimals, e.g. "10" or "0.5"; got ${JSON.stringify(v)}`);
-            return fallback;
-        }
-        return toNano(v);
-    }
-
-    object(key: string, required = false): Obj | undefined {
-        const v = this.obj[key];
-        if (v === undefined || v === null) {
-            if (required) this.issue(key, 'is required (an object)');
-            return undefined;
-        }
-        if (typeof v !== 'object' || Array.isArray(v)) {
-            this.issue(key, `must be an object, got ${JSON.stringify(v)}`);
-            return undefined;
-        }
-        return v;
-    }
-
-    sub(key: string, known: string[], required = false): Reader {
-        return new Reader(this.issues, this.object(key, required) ?? {}, this.path(key), known);
-    }
-}
+type Obj = ConfigObject;
 
 export interface ConfigOverrides {
     network?: NetworkName;
@@ -282,7 +157,7 @@ export function parseWorkerConfig(
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
         throw new WorkerConfigError(source, [{ path: '(file)', message: 'must hold a JSON object' }]);
     }
-    const top = new Reader(issues, raw as Obj, '', [
+    const top = new ConfigFields(issues, raw as Obj, '', [
         '$comment',
         'network',
         'chain',

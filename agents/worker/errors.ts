@@ -4,11 +4,8 @@
  */
 
 /** A problem with one config field; `WorkerConfigError` collects them all from one pass. */
-export interface ConfigIssue {
-    /** Dotted path of the field, e.g. `http.port` (`(file)` for the file itself). */
-    path: string;
-    message: string;
-}
+export type { ConfigIssue } from '../core/config-fields';
+import type { ConfigIssue } from '../core/config-fields';
 
 export class WorkerConfigError extends Error {
     constructor(
