@@ -301,7 +301,7 @@ async function main(): Promise<void> {
     const before = machine();
     const stackOptions = quick
         ? { latencyRounds: 6, perBlock: 2, throughputRounds: 2, throughputSeconds: 2, concurrency: 4, leakRequests: 300, leakSeconds: 45, answerChars: 32, chunkDelayMs: 3, pacedTokens: 64, pacedDelayMs: 25, tinyMaxTokens: 32 }
-        : { latencyRounds: 20, perBlock: 2, throughputRounds: 4, throughputSeconds: 4, concurrency: 4, leakRequests: 10_000, leakSeconds: 120, answerChars: 32, chunkDelayMs: 3, pacedTokens: 64, pacedDelayMs: 25, tinyMaxTokens: 32 };
+        : { latencyRounds: 20, perBlock: 2, throughputRounds: 4, throughputSeconds: 4, concurrency: 4, leakRequests: 10_000, leakSeconds: 900, answerChars: 32, chunkDelayMs: 3, pacedTokens: 64, pacedDelayMs: 25, tinyMaxTokens: 32 };
 
     log('gas and fees (sandbox)');
     const gas = await measureGas({ batches: [1, 10, 100, 1000] });
