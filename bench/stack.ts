@@ -10,14 +10,12 @@
  *     sampled through bench/roles/gc-hook.js, and their least-squares slope).
  */
 import { ChildProcess, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { Address, toNano } from '@ton/core';
-import { mnemonicNew } from '@ton/crypto';
 import { IdempotentSender } from '../agents/chain/sender';
 import { ToncenterChain } from '../agents/chain/toncenter';
 import { Wallet } from '../agents/chain/wallet';
@@ -32,6 +30,7 @@ import { Channel, channelFor, TEE_SIMULATED } from '../wrappers';
 import { openOnChain } from '../agents/worker/chain-access';
 import { REPO_ROOT } from './lib/floor';
 import { median, medianCi, slope, summary } from './lib/stats';
+import { freePort, walletWithMnemonicFile as mnemonicWallet } from '../tests/helpers/process-fixtures';
 
 const TINY_MODEL_DIR = join(REPO_ROOT, 'models', 'tiny');
 const GC_HOOK = join(REPO_ROOT, 'bench', 'roles', 'gc-hook.js');
@@ -235,21 +234,6 @@ function jobTimes(file: string): number[] {
         .map((l) => JSON.parse(l) as { event: string; ms?: number })
         .filter((e) => e.event === 'client-job-done' && typeof e.ms === 'number')
         .map((e) => e.ms!);
-}
-
-async function freePort(): Promise<number> {
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const port = (server.address() as { port: number }).port;
-    await new Promise((resolve) => server.close(resolve));
-    return port;
-}
-
-async function mnemonicWallet(dir: string, name: string): Promise<{ wallet: Wallet; file: string }> {
-    const file = join(dir, `${name}.mnemonic`);
-    writeFileSync(file, (await mnemonicNew()).join(' '), { mode: 0o600 });
-    chmodSync(file, 0o600);
-    return { wallet: await Wallet.load({ file }), file };
 }
 
 async function faucet(devnetUrl: string, address: string, amount: bigint): Promise<void> {

@@ -4,11 +4,9 @@
 // plain fetch. The model backend is the fake OpenAI-compatible server (a real HTTP server in this
 // process) so the test can hold a job in the model while the worker is killed.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Address, toNano } from '@ton/core';
-import { mnemonicNew } from '@ton/crypto';
 import { ToncenterChain } from '../../agents/chain/toncenter';
 import { Wallet } from '../../agents/chain/wallet';
 import { ClientLedger } from '../../agents/client/ledger';
@@ -24,27 +22,13 @@ import { Channel, channelFor } from '../../wrappers';
 import { DevnetProcess, faucet, startDevnet } from '../agents/helpers/devnet-process';
 import { removeDir, tempDir, TINY_MODEL_DIR } from '../worker-agent/helpers';
 import { CocoonProcess, killAll, runCocoon, spawnCocoon } from './helpers/cocoon-process';
+import { freePort, walletWithMnemonicFile as mnemonicFile } from '../helpers/process-fixtures';
 
 jest.setTimeout(300_000);
 
 const PROMPT_PRICE = 1000n;
 const COMPLETION_PRICE = 2000n;
 const ANSWER = 'Hello from the backend.';
-
-async function freePort(): Promise<number> {
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const port = (server.address() as { port: number }).port;
-    await new Promise((resolve) => server.close(resolve));
-    return port;
-}
-
-async function mnemonicFile(dir: string, name: string): Promise<{ wallet: Wallet; file: string }> {
-    const file = join(dir, `${name}.mnemonic`);
-    writeFileSync(file, (await mnemonicNew()).join(' '), { mode: 0o600 });
-    chmodSync(file, 0o600);
-    return { wallet: await Wallet.load({ file }), file };
-}
 
 /** A request with a raw body; returns the status and the parsed JSON body (or the text). */
 async function send(url: string, init: { method?: string; body?: string | Buffer; headers?: Record<string, string> } = {}): Promise<{ status: number; body: any }> {

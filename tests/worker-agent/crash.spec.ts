@@ -3,12 +3,10 @@
 // the job by itself, the client's retry gets that one receipt (no second signature, no lost
 // receipt), SIGTERM stops it with exit code 0, and the owner commands work against the same chain.
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Address, beginCell, Cell, internal, toNano } from '@ton/core';
-import { mnemonicNew } from '@ton/crypto';
 import { IdempotentSender, newQueryId } from '../../agents/chain/sender';
 import { ToncenterChain } from '../../agents/chain/toncenter';
 import { Wallet } from '../../agents/chain/wallet';
@@ -26,6 +24,7 @@ import { Channel, channelFor, CHANNEL_OPEN, OPEN_FEE, storeOpen, TEE_SIMULATED }
 import { parseReceipt, publicKeyToInt, verifySigned } from '../../wrappers/signed';
 import { DevnetProcess, faucet, startDevnet } from '../agents/helpers/devnet-process';
 import { REPO_ROOT, removeDir, tempDir, TINY_MODEL_DIR } from './helpers';
+import { freePort, walletWithMnemonicFile } from '../helpers/process-fixtures';
 
 jest.setTimeout(240_000);
 
@@ -72,21 +71,6 @@ function startWorker(configFile: string, env: NodeJS.ProcessEnv): Promise<Worker
         });
     });
     return ready.then((r) => ({ child, ready: r, stdout, stderr, exited }));
-}
-
-async function freePort(): Promise<number> {
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const port = (server.address() as { port: number }).port;
-    await new Promise((resolve) => server.close(resolve));
-    return port;
-}
-
-async function walletWithMnemonicFile(dir: string, name: string): Promise<{ wallet: Wallet; file: string }> {
-    const file = join(dir, `${name}.mnemonic`);
-    writeFileSync(file, (await mnemonicNew()).join(' '), { mode: 0o600 });
-    chmodSync(file, 0o600);
-    return { wallet: await Wallet.load({ file }), file };
 }
 
 describe('worker agent processes on the devnet: kill -9 mid-job and restart', () => {
