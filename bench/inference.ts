@@ -20,37 +20,13 @@ import * as path from 'node:path';
 import { AutoModelForCausalLM, AutoTokenizer, env, Tensor, TextStreamer } from '@huggingface/transformers';
 import { EmbeddedEngine } from '../agents/inference/embedded';
 import { ensureTinyModel } from '../agents/inference/testing/tiny-model';
+import { medianCi, quantile, summary } from './lib/stats';
 
 const MESSAGES = [{ role: 'user', content: 'hi' }];
 
 function arg(name: string, fallback: number): number {
     const i = process.argv.indexOf(`--${name}`);
     return i === -1 ? fallback : Number(process.argv[i + 1]);
-}
-
-function quantile(sorted: number[], q: number): number {
-    const pos = (sorted.length - 1) * q;
-    const lo = Math.floor(pos);
-    const hi = Math.ceil(pos);
-    return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
-}
-
-function summary(values: number[]): { median: number; q1: number; q3: number } {
-    const s = [...values].sort((a, b) => a - b);
-    return { median: quantile(s, 0.5), q1: quantile(s, 0.25), q3: quantile(s, 0.75) };
-}
-
-/** Percentile-bootstrap 95 % confidence interval of the median (deterministic PRNG). */
-function medianCi(values: number[], resamples = 2000): [number, number] {
-    let seed = 12345;
-    const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
-    const medians: number[] = [];
-    for (let r = 0; r < resamples; r++) {
-        const sample = values.map(() => values[Math.floor(rand() * values.length)]).sort((a, b) => a - b);
-        medians.push(quantile(sample, 0.5));
-    }
-    medians.sort((a, b) => a - b);
-    return [quantile(medians, 0.025), quantile(medians, 0.975)];
 }
 
 function machine(): string {
