@@ -72,7 +72,7 @@ export interface PathComparison {
     throughputRatio: number;
     throughputRatioRange: [number, number];
     requests: number;
-    /** Median of the client's own `client-job-done` ms (worker round trip, receipt check, voucher delivery), over the whole comparison. */
+    /** Median of the client's own `client-job-done` ms (worker round trip, receipt check, voucher delivery), over the latency rounds. */
     clientJobMs?: number;
     /** Requests the worker refused at saturation because the client's vouchers lagged (HTTP 402). */
     creditRefusals: number;
@@ -294,7 +294,11 @@ async function saturate(fn: Request, concurrency: number, seconds: number): Prom
  * Direct vs through the agents, in rounds whose order alternates (direct first on even rounds,
  * agent first on odd ones), so drift and other tenants' load fall on both paths alike.
  */
-async function compare(backend: string, direct: Request, agent: Request, o: StackOptions): Promise<PathComparison> {
+/**
+ * `jobLog` lists the client's `client-job-done` times so far: the comparison keeps those of its
+ * latency rounds (sequential requests, as the latency medians), not those of the saturation runs.
+ */
+async function compare(backend: string, direct: Request, agent: Request, o: StackOptions, jobLog?: () => number[]): Promise<PathComparison> {
     const [a, b] = [await direct(), await agent()];
     if (a !== b) throw new Error(`${backend}: the paths answer differently: ${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
     for (let i = 0; i < 5; i++) {
@@ -304,6 +308,7 @@ async function compare(backend: string, direct: Request, agent: Request, o: Stac
     const directMs: number[] = [];
     const agentMs: number[] = [];
     const ratios: number[] = [];
+    const jobsBefore = jobLog?.().length ?? 0;
     for (let r = 0; r < o.latencyRounds; r++) {
         const block = async (fn: Request, into: number[]) => {
             const times: number[] = [];
@@ -322,6 +327,7 @@ async function compare(backend: string, direct: Request, agent: Request, o: Stac
         }
         ratios.push(g / d);
     }
+    const latencyJobs = jobLog?.().slice(jobsBefore) ?? [];
     const tput: number[] = [];
     refusals.count = 0;
     let directRps = 0;
@@ -357,6 +363,7 @@ async function compare(backend: string, direct: Request, agent: Request, o: Stac
         throughputRatioRange: [Math.min(...tput), Math.max(...tput)],
         requests: directMs.length + agentMs.length,
         creditRefusals: refusals.count,
+        clientJobMs: latencyJobs.length > 0 ? median(latencyJobs) : undefined,
     };
 }
 
@@ -442,10 +449,8 @@ export async function measureStack(o: StackOptions): Promise<StackReport> {
         const viaA = chatRequest(`${clientA.p.ready.url}/v1`, clientA.model, o.answerChars);
         o.log('first request through the agents (opens the channel on the devnet)');
         await viaA();
-        const jobsBefore = jobTimes(clientA.logFile).length;
-        const fake = await compare(`fixed-pace backend (${o.answerChars} tokens, ${o.chunkDelayMs} ms apart)`, chatRequest(backend.baseUrl, 'fake-model', o.answerChars), viaA, o);
-
-        const fakeJobMs = median(jobTimes(clientA.logFile).slice(jobsBefore));
+        const jobsA = () => jobTimes(clientA.logFile);
+        const fake = await compare(`fixed-pace backend (${o.answerChars} tokens, ${o.chunkDelayMs} ms apart)`, chatRequest(backend.baseUrl, 'fake-model', o.answerChars), viaA, o, jobsA);
         // What one read of the channel costs from outside: the three calls the client SDK makes per request.
         const channelAddress = (await channelFor(root, clientA.wallet.address, Address.parse(String(workerA.ready.worker)))).address;
         const readChannel = openOnChain(chain, Channel.fromAddress(channelAddress));
@@ -459,14 +464,13 @@ export async function measureStack(o: StackOptions): Promise<StackReport> {
         // The same backend at a chat model's pace: the agents' cost as a user of a real model sees it.
         const pacedAnswer = Array.from({ length: o.pacedTokens }, (_, i) => String.fromCharCode(97 + (i % 26))).join('');
         backend.configure({ answer: pacedAnswer, chunkDelayMs: o.pacedDelayMs });
-        const pacedBefore = jobTimes(clientA.logFile).length;
         const paced = await compare(
             `fixed-pace backend at a chat model's pace (${o.pacedTokens} tokens, ${o.pacedDelayMs} ms apart)`,
             chatRequest(backend.baseUrl, 'fake-model', o.pacedTokens),
             chatRequest(`${clientA.p.ready.url}/v1`, clientA.model, o.pacedTokens),
             o,
+            jobsA,
         );
-        const pacedJobMs = median(jobTimes(clientA.logFile).slice(pacedBefore));
         // Memory over many fast-path requests: the backend answers at once, so the agents are the load.
         backend.configure({ answer, chunkDelayMs: 0 });
         const leakProcs = [
@@ -544,9 +548,7 @@ export async function measureStack(o: StackOptions): Promise<StackReport> {
         await viaB();
         const e = engine;
         const directB: Request = async () => (await e.complete({ messages: MESSAGES, maxTokens: o.tinyMaxTokens })).text;
-        const tinyBefore = jobTimes(clientB.logFile).length;
-        const tiny = await compare(`embedded tiny model (${o.tinyMaxTokens} tokens max)`, directB, viaB, o);
-        const tinyJobMs = median(jobTimes(clientB.logFile).slice(tinyBefore));
+        const tiny = await compare(`embedded tiny model (${o.tinyMaxTokens} tokens max)`, directB, viaB, o, () => jobTimes(clientB.logFile));
         sampler.sample();
         await stopRole(clientB.p);
         await stopRole(workerB);
@@ -560,9 +562,9 @@ export async function measureStack(o: StackOptions): Promise<StackReport> {
             budgetMiB: budgets[label],
         }));
         return {
-            fake: { ...fake, clientJobMs: fakeJobMs },
-            paced: { ...paced, clientJobMs: pacedJobMs },
-            tiny: { ...tiny, clientJobMs: tinyJobMs },
+            fake,
+            paced,
+            tiny,
             memory,
             leak,
             leakSeconds,
