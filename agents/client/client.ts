@@ -168,6 +168,12 @@ export class CocoonClient {
     private lastRefresh = 0;
     private refreshing: Promise<void> | undefined;
     private closed = false;
+    /**
+     * Per channel, the delivery of the voucher for its last answer, which runs after chat()
+     * returns: the next request on that channel (and closeChannel, close) waits for it first, so
+     * the worker never waits on credit and the caller does not wait for a second round trip.
+     */
+    private readonly voucherDeliveries = new Map<string, Promise<void>>();
 
     private constructor(
         readonly options: CocoonClientOptions,
@@ -349,6 +355,7 @@ export class CocoonClient {
     async closeChannel(channel: Address): Promise<{ closed: boolean; closeAt: bigint }> {
         const view = await this.channels.read(channel);
         if (!view) throw new ChannelError(`channel ${channel.toString()} is not deployed`);
+        await this.voucherDelivered(channel);
         const voucher = this.ledger.channel(channel)?.voucher;
         const record = this.ledger.channel(channel);
         if (voucher && record && record.deliveredCumulative < voucher.cumulative) await this.deliverVoucher(record).catch(() => undefined);
@@ -493,6 +500,8 @@ export class CocoonClient {
         if (!prices) throw new ChannelError(`channel ${channel.address.toString()} has no price for model ${modelHash} (the worker priced it after the channel opened)`);
         const { maxTokens, input, maxCost } = this.limitsFor(request, { ...candidate, prices });
         const limit = await this.ensureFunds(channel, maxCost);
+        await this.voucherDelivered(channel.address);
+        channel = this.ledger.channel(channel.address) ?? channel;
         // An earlier voucher the worker has not confirmed goes first, so it never waits on credit.
         if (channel.voucher && channel.deliveredCumulative < channel.voucher.cumulative) {
             await this.deliverVoucher(channel, candidate.worker.endpoint).catch(() => undefined);
@@ -553,7 +562,12 @@ export class CocoonClient {
             this.voucherKeys.keyFor(channel.address),
             limit,
         );
-        await this.deliverVoucher(this.ledger.channel(channel.address)!, candidate.worker.endpoint).catch(() => undefined);
+        const key = channel.address.toRawString();
+        const delivery = this.deliverVoucher(this.ledger.channel(channel.address)!, candidate.worker.endpoint).catch(() => undefined);
+        this.voucherDeliveries.set(key, delivery);
+        void delivery.then(() => {
+            if (this.voucherDeliveries.get(key) === delivery) this.voucherDeliveries.delete(key);
+        });
         this.log({
             event: 'client-job-done',
             path: 'fast',
@@ -806,9 +820,22 @@ export class CocoonClient {
         return { finalized, expired };
     }
 
+    /**
+     * Resolves once the voucher for the last answer on `channel` (or on every channel) has been
+     * delivered to the worker or has failed to be (it is then delivered before the next request).
+     */
+    async voucherDelivered(channel?: Address): Promise<void> {
+        if (channel) {
+            await this.voucherDeliveries.get(channel.toRawString());
+            return;
+        }
+        await Promise.all([...this.voucherDeliveries.values()]);
+    }
+
     async close(): Promise<void> {
         if (this.closed) return;
         this.closed = true;
+        await this.voucherDelivered();
         await this.refreshing?.catch(() => undefined);
         this.store.close();
     }
