@@ -136,7 +136,7 @@ export async function measureGas(options: { batches: number[] }): Promise<GasRep
     const commit = await commitResult(opened, relayer, post.seq);
     net.blockchain.now = Number(nowOf(net) + net.params.channel.challengeWindow);
     const finalize = await channel.send(relayer.getSender(), { value: values.finalizeJob }, { $$type: 'FinalizeJob', queryId: 0n, seq: post.seq });
-    const p = record('PostJob', { Channel: ['Channel.PostJob'], Worker: ['Worker.ReserveJob'] }, post.result);
+    const p = record('PostJob', { Channel: ['Channel.PostJob'] }, post.result);
     const c = record('CommitResult', { Channel: ['Channel.CommitResult'] }, commit);
     const f = record('FinalizeJob', { Channel: ['Channel.FinalizeJob'] }, finalize);
     const jobPath = { fees: p.fees + c.fees + f.fees, gas: p.gas + c.gas + f.gas };

@@ -18,7 +18,7 @@ export async function run(provider: NetworkProvider, args: string[]): Promise<vo
         await worker.send(provider.sender(), { value: 50_000_000n }, { $$type: 'Withdraw', queryId: 0n });
         await provider.waitForLastTransaction();
         const after = await worker.getStake();
-        if (after !== 0n) throw new Error(`the worker refused the withdrawal (stake still ${fromNano(after)} TON): unbondAt is ${info.unbondAt}, accepted on-chain jobs may claim it until ${info.jobsLockedUntil}`);
+        if (after !== 0n) throw new Error(`the worker refused the withdrawal (stake still ${fromNano(after)} TON): unbondAt is ${info.unbondAt}`);
         provider.ui().write(`withdrew ${fromNano(info.stake)} TON to ${provider.sender().address!.toString()}`);
     });
 }

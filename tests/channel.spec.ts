@@ -35,12 +35,12 @@ import {
     ERR_NOT_ROOT,
     ERR_NOTHING_TO_REPORT,
     ERR_OLD_VOUCHER,
-    ERR_OPEN_JOBS,
     ERR_PAST_DEADLINE,
     ERR_PAUSED,
     ERR_PAYLOAD_TOO_BIG,
     ERR_RECEIPT_MISMATCH,
     ERR_TOO_MANY_JOBS,
+    ERR_UNBONDING_NOT_DUE,
     ERR_WINDOW_NOT_OVER,
     ERR_WINDOW_OVER,
     ERR_WRONG_SEQ,
@@ -66,7 +66,6 @@ import {
     storeJobExpired,
     storeJobVerdict,
     storeOpenChannel,
-    storeReserveJob,
     storeSettled,
     storeChannelAccepted,
     storeOpen,
@@ -395,12 +394,13 @@ describe('Channel', () => {
     // =============================== PostJob ===============================
 
     describe('PostJob', () => {
-        it('locks maxPayment, asks the Worker to accept (its stake stays until the claim window ends), emits JobPosted with the input', async () => {
+        it('locks maxPayment and emits JobPosted with the input, in one transaction (the Worker is not asked)', async () => {
             const input = beginCell().storeStringTail('encrypted prompt').endCell();
             const deadline = nowOf(net) + 300n;
             const { seq, result } = await postJob(net, opened, { maxPayment: toNano('2'), input, deadline, extra: toNano('0.01') });
             expect(seq).toBe(ONCHAIN_SEQ_BASE);
-            expect(result.transactions).toHaveTransaction({ from: channel.address, to: registered.worker.address, success: true });
+            expect(result.transactions).toHaveLength(2); // the client's wallet, the Channel
+            expect(result.transactions).not.toHaveTransaction({ from: channel.address });
             const posted = eventsOfType(eventsOfAll(result.transactions), 'JobPosted')[0];
             expect(posted).toMatchObject({ seq, model: MODEL_A, maxPayment: toNano('2'), deadline });
             expect(posted.input!.equals(input)).toBe(true);
@@ -412,9 +412,8 @@ describe('Channel', () => {
             expect(state.openJobs).toBe(1n);
             expect(state.nextSeq).toBe(seq + 1n);
             expect(parseChannelJobs(await channel.getJobs()).get(seq)!.maxPayment).toBe(toNano('2'));
-            expect((await channel.getJob(seq))!).toMatchObject({ status: JOB_POSTED, maxPayment: toNano('2'), deadline });
-            const { challengeWindow, disputeWindow } = net.params.channel;
-            expect(await registered.worker.getJobsLockedUntil()).toBe(deadline + challengeWindow + disputeWindow);
+            // `at` is the posting time until a commit: JobExpired tells the Worker when it was posted.
+            expect((await channel.getJob(seq))!).toMatchObject({ status: JOB_POSTED, maxPayment: toNano('2'), deadline, at: nowOf(net) });
             expectNothingSentTo(result, owner.address);
             await expectBooksCovered(net, channel);
         });
@@ -465,59 +464,74 @@ describe('Channel', () => {
             expectRefused((await postJob(net, opened)).result, channel.address, Number(ERR_CHANNEL_STATE));
         });
 
-        it('a worker that stopped serving refuses the job: JobRejected, the money is unlocked', async () => {
-            await registered.worker.send(owner.getSender(), { value: toNano('0.1') }, { $$type: 'RequestUnbond', queryId: 0n });
-            const { seq, result } = await postJob(net, opened, { maxPayment: toNano('3') });
-            expect(result.transactions).toHaveTransaction({ from: channel.address, to: registered.worker.address, exitCode: Number(ERR_WRONG_STATUS) });
-            expect(eventsOfType(eventsOfAll(result.transactions), 'JobRejected')[0].seq).toBe(seq);
+        // A job binds the worker only if it was serving when the job was posted (docs/channel.md,
+        // "Jobs and the worker's status"): posting to one that is not is allowed, and costs the
+        // client nothing but the wait until the deadline; the expiry then slashes nothing.
+        const expireUnbound = async (seq: bigint, deadline: bigint, refunds = true) => {
+            const stake = await registered.worker.getStake();
+            const expiredBefore = (await registered.worker.getStats()).jobsExpired;
+            at(deadline + 1n);
+            const result = await send(client, values.expireJob, { $$type: 'ExpireJob', queryId: 0n, seq });
+            expect(eventsOfType(eventsOfAll(result.transactions), 'JobTimedOut')[0].seq).toBe(seq);
+            const notBinding = eventsOfType(eventsOfAll(result.transactions), 'JobNotBinding');
+            expect(notBinding).toHaveLength(1);
+            expect(notBinding[0]).toMatchObject({ seq, postedAt: deadline - 100n });
+            expect(eventsOfType(eventsOfAll(result.transactions), 'WorkerSlashed')).toHaveLength(0);
+            expect(await registered.worker.getStake()).toBe(stake);
+            expect((await registered.worker.getStats()).jobsExpired).toBe(expiredBefore);
+            // The unused value of the notice still comes back to the client.
+            // The unused value of the notice comes back to the client (unless a long idle spell's
+            // rent, which the Worker makes good out of it, took it all).
+            if (refunds) expect(receivedBy(result, client.address, registered.worker.address)).toBeGreaterThan(0n);
             const state = await channel.getState();
             expect(state.locked).toBe(0n);
             expect(state.openJobs).toBe(0n);
-            expect(await channel.getJob(seq)).toBeNull();
-            expect(await registered.worker.getJobsLockedUntil()).toBe(0n);
+            await expectBooksCovered(net, channel);
+        };
+
+        it('a job posted to a worker that stopped serving (unbonding) does not bind it: its expiry unlocks the money and slashes nothing', async () => {
+            await registered.worker.send(owner.getSender(), { value: toNano('0.1') }, { $$type: 'RequestUnbond', queryId: 0n });
+            at(nowOf(net) + 1n); // (in the very second it stopped, a job would still bind it)
+            const deadline = nowOf(net) + 100n;
+            const { seq } = await postJob(net, opened, { maxPayment: toNano('3'), deadline });
+            expect((await channel.getState()).locked).toBe(toNano('3'));
+            await expireUnbound(seq, deadline);
         });
 
-        it('a paused network refuses new jobs (ERR_PAUSED at the Worker), the money is unlocked', async () => {
+        it('a job posted while the network is paused (as the Worker last synced) does not bind the worker', async () => {
+            at(nowOf(net) + 10n);
             await net.root.send(net.governance.getSender(), { value: toNano('0.05') }, { $$type: 'Pause', queryId: 0n });
             await registered.worker.send(stranger.getSender(), { value: toNano('0.1') }, { $$type: 'SyncParams', queryId: 0n });
-            const { result } = await postJob(net, opened);
-            expect(result.transactions).toHaveTransaction({ to: registered.worker.address, exitCode: Number(ERR_PAUSED) });
-            expect((await channel.getState()).locked).toBe(0n);
-            await expectBooksCovered(net, channel);
+            at(nowOf(net) + 1n);
+            const deadline = nowOf(net) + 100n;
+            const { seq } = await postJob(net, opened, { deadline });
+            await expireUnbound(seq, deadline);
         });
 
-        it('the Worker accepts silently: it sends nothing back and keeps less than a forward fee of the value', async () => {
-            const before = await balanceOf(net.blockchain, registered.worker.address);
-            const { result } = await postJob(net, opened, { deadline: nowOf(net) + 100n });
-            const accepted = result.transactions.find((t) => t.inMessage?.info.dest instanceof Address && t.inMessage.info.dest.equals(registered.worker.address))!;
-            expect(accepted.description.type === 'generic' && accepted.description.computePhase.type === 'vm' && accepted.description.computePhase.success).toBe(true);
-            expect(accepted.outMessagesCount).toBe(0);
-            expect(result.transactions).toHaveLength(3); // client -> Channel -> Worker, nothing to the client's wallet
-            expectNothingSentTo(result, client.address);
-            const kept = (await balanceOf(net.blockchain, registered.worker.address)) - before;
-            expect(kept).toBeGreaterThan(0n); // the compute came out of the value, not the stake
-            expect(kept).toBeLessThan(toNano('0.0004')); // below the lump forward fee a return would cost
-            const { challengeWindow, disputeWindow } = net.params.channel;
-            expect(await registered.worker.getJobsLockedUntil()).toBe(nowOf(net) + 100n + challengeWindow + disputeWindow);
-            await expectBooksCovered(net, channel);
-        });
-
-        it('a worker whose attestation expired refuses the job; the bounce handler pays from the reserve PostJob left', async () => {
+        it('a job posted after the worker\'s attestation expired does not bind it', async () => {
             const { attestationExpiry } = await registered.worker.getInfo();
             at(attestationExpiry + 1n);
-            const deposit = (await channel.getState()).deposit;
-            const { seq, result } = await postJob(net, opened, { maxPayment: toNano('2') });
-            expect(result.transactions).toHaveTransaction({ from: channel.address, to: registered.worker.address, exitCode: Number(ERR_WRONG_STATUS) });
-            // The bounce arrives with less than the handler's gas, and still succeeds.
-            expect(result.transactions).toHaveTransaction({ from: registered.worker.address, to: channel.address, success: true });
-            expect(eventsOfType(eventsOfAll(result.transactions), 'JobRejected')[0].seq).toBe(seq);
-            const state = await channel.getState();
-            expect(state.locked).toBe(0n);
-            expect(state.openJobs).toBe(0n);
-            expect(state.deposit).toBe(deposit); // the least value: nothing credited, nothing taken from the deposit
-            expect(await registered.worker.getJobsLockedUntil()).toBe(0n);
-            expectNothingSentTo(result, client.address);
-            await expectBooksCovered(net, channel);
+            const deadline = nowOf(net) + 100n;
+            const { seq } = await postJob(net, opened, { deadline });
+            await expireUnbound(seq, deadline, false);
+        });
+
+        it('a job posted while the worker was serving binds it, whatever its status later (unbonding, jailed, back again)', async () => {
+            const deadline = nowOf(net) + 100n;
+            const { seq } = await postJob(net, opened, { maxPayment: toNano('2'), deadline });
+            at(nowOf(net) + 10n);
+            await registered.worker.send(owner.getSender(), { value: toNano('0.1') }, { $$type: 'RequestUnbond', queryId: 0n });
+            at(deadline + 1n);
+            const stake = await registered.worker.getStake();
+            const result = await send(client, values.expireJob, { $$type: 'ExpireJob', queryId: 0n, seq });
+            expect(eventsOfType(eventsOfAll(result.transactions), 'JobNotBinding')).toHaveLength(0);
+            expect(eventsOfType(eventsOfAll(result.transactions), 'WorkerSlashed')[0].amount).toBe(net.params.timeoutSlash);
+            expect(await registered.worker.getStake()).toBe(stake - net.params.timeoutSlash);
+        });
+
+        it('the Worker keeps the longest claim span any Channel got at open; unbondAt is never sooner', async () => {
+            const { challengeWindow, disputeWindow, maxJobDeadline } = net.params.channel;
+            expect(await registered.worker.getClaimSpan()).toBe(maxJobDeadline + challengeWindow + disputeWindow);
         });
     });
 
@@ -880,11 +894,8 @@ describe('Channel', () => {
             expect((await channel.getState()).unreportedAmount).toBe(toNano('2') - fee(toNano('2')));
         });
 
-        it('a bounced ReserveJob unlocks the job; a bounced OpenChannel refunds the deposit', async () => {
+        it('a bounced OpenChannel refunds the deposit', async () => {
             await breakWorker();
-            const { result } = await postJob(net, opened, { maxPayment: toNano('3') });
-            expect(eventsOfType(eventsOfAll(result.transactions), 'JobRejected')).toHaveLength(1);
-            expect((await channel.getState()).locked).toBe(0n);
             const other = await net.blockchain.treasury('bounced-open');
             const { channel: c2 } = await openChannel(net, other, registered, { deposit: toNano('2') });
             expect((await c2.getState()).status).toBe(CHANNEL_CLOSED);
@@ -901,8 +912,7 @@ describe('Channel', () => {
             const c = client.address;
             const bodies = [
                 beginCell().store(storeOpenChannel({ $$type: 'OpenChannel', queryId: 0n, client: c })).endCell(),
-                beginCell().store(storeReserveJob({ $$type: 'ReserveJob', queryId: 0n, seq: 1n, claimUntil: 4000000000n, client: c })).endCell(),
-                beginCell().store(storeJobExpired({ $$type: 'JobExpired', queryId: 0n, seq: 1n, client: c })).endCell(),
+                beginCell().store(storeJobExpired({ $$type: 'JobExpired', queryId: 0n, seq: 1n, client: c, postedAt: 0n })).endCell(),
                 beginCell().store(storeFaultSlash({ $$type: 'FaultSlash', queryId: 0n, seq: 1n, client: c, reporter: stranger.address })).endCell(),
                 beginCell().store(storeSettled({ $$type: 'Settled', queryId: 0n, amount: toNano('1000'), jobs: 5n, tokens: 5n, client: c })).endCell(),
             ];
@@ -910,34 +920,32 @@ describe('Channel', () => {
             for (const body of bodies) expectRefused(await forged(body), registered.worker.address, Number(ERR_NOT_CHANNEL));
             expect(await registered.worker.getStake()).toBe(stake);
             expect((await registered.worker.getStats()).earned).toBe(0n);
-            expect(await registered.worker.getJobsLockedUntil()).toBe(0n);
             // The genuine channel's address, with another client named, is refused too.
             const wrongClient = beginCell().store(storeSettled({ $$type: 'Settled', queryId: 0n, amount: 1n, jobs: 0n, tokens: 0n, client: stranger.address })).endCell();
             const fromChannel = await net.blockchain.sendMessage(internal({ from: channel.address, to: registered.worker.address, value: toNano('0.5'), body: wrongClient }));
             expectRefused(fromChannel, registered.worker.address, Number(ERR_NOT_CHANNEL));
         });
 
-        it('Withdraw waits until every accepted job’s claim window is over, even after governance shortens the delays', async () => {
+        it('Withdraw waits until every binding job’s claim window is over, even after governance shortens the delays', async () => {
             const { seq } = await postJob(net, opened, { deadline: nowOf(net) + 3600n });
-            const lockedUntil = await registered.worker.getJobsLockedUntil();
             const { challengeWindow, disputeWindow } = net.params.channel;
-            expect(lockedUntil).toBe(nowOf(net) + 3600n + challengeWindow + disputeWindow);
+            const claimEnds = nowOf(net) + 3600n + challengeWindow + disputeWindow;
             // Governance shortens every window and the unbonding delay; the open channel keeps the
-            // terms it snapshotted, so its job may still be expired, and slashed, until lockedUntil.
+            // terms it snapshotted, so its job may still be expired, and slashed, until claimEnds.
             const shorter = devParams({ unbondingDelay: 1000n, channel: { maxJobDeadline: 100n, challengeWindow: 100n, disputeWindow: 100n, clientCloseDelay: 100n } });
             await net.root.send(net.governance.getSender(), { value: toNano('0.05') }, { $$type: 'SetParams', queryId: 0n, params: shorter });
             await registered.worker.send(stranger.getSender(), { value: toNano('0.1') }, { $$type: 'SyncParams', queryId: 0n });
             await registered.worker.send(owner.getSender(), { value: toNano('0.1') }, { $$type: 'RequestUnbond', queryId: 0n });
             const { unbondAt } = await registered.worker.getInfo();
-            expect(unbondAt).toBeLessThan(lockedUntil);
-            at(unbondAt);
+            // The new unbondingDelay (1000 s) alone would release the stake before claimEnds.
+            expect(unbondAt).toBeGreaterThan(claimEnds);
+            at(claimEnds);
             const early = await registered.worker.send(owner.getSender(), { value: toNano('0.1') }, { $$type: 'Withdraw', queryId: 0n });
-            expectRefused(early, registered.worker.address, Number(ERR_OPEN_JOBS));
-            at(nowOf(net) + 3600n);
+            expectRefused(early, registered.worker.address, Number(ERR_UNBONDING_NOT_DUE));
             // The unserved job expires and the client is compensated out of the stake still there.
             const expired = await send(client, values.expireJob, { $$type: 'ExpireJob', queryId: 0n, seq });
             expect(eventsOfType(eventsOfAll(expired.transactions), 'WorkerSlashed')[0].amount).toBe(net.params.timeoutSlash);
-            at(lockedUntil);
+            at(unbondAt);
             const late = await registered.worker.send(owner.getSender(), { value: toNano('0.1') }, { $$type: 'Withdraw', queryId: 0n });
             expect(late.transactions).toHaveTransaction({ to: registered.worker.address, success: true });
             expect(await registered.worker.getStake()).toBe(0n);

@@ -19,7 +19,6 @@ import {
     ERR_NOT_OWNER,
     ERR_NOT_ROOT,
     ERR_NOTHING_TO_WITHDRAW,
-    ERR_OPEN_JOBS,
     ERR_SAME_QUOTE,
     ERR_SUBJECT_MISMATCH,
     ERR_TOMBSTONED,
@@ -63,7 +62,7 @@ import {
     registerWorker,
     snapshotOf,
 } from './helpers/cocoon';
-import { balanceOf, expectNothingSentTo, expectRefused, receivedBy, setWorkerJobsLockedUntil, txsOn } from './helpers/assertions';
+import { balanceOf, expectNothingSentTo, expectRefused, receivedBy, txsOn } from './helpers/assertions';
 
 const CHANNEL = Address.parse('EQD__________________________________________0vo');
 
@@ -394,14 +393,6 @@ describe('Worker', () => {
             const left = await balanceOf(net.blockchain, worker.address);
             expect(left).toBeLessThanOrEqual(WORKER_STORAGE_RESERVE);
             expect(left).toBeGreaterThan(WORKER_STORAGE_RESERVE - toNano('0.01'));
-        });
-
-        it('refuses Withdraw while an accepted on-chain job may still claim the stake', async () => {
-            await ownerSend({ $$type: 'RequestUnbond', queryId: 0n });
-            net.blockchain.now = Number((await worker.getInfo()).unbondAt);
-            await setWorkerJobsLockedUntil(net.blockchain, worker.address, BigInt(net.blockchain.now) + 1n);
-            expectRefused(await ownerSend({ $$type: 'Withdraw', queryId: 0n }), worker.address, Number(ERR_OPEN_JOBS));
-            expect(await worker.getStake()).toBe(toNano('20'));
         });
 
         it('refuses Withdraw without unbonding, twice, and from a stranger; RequestUnbond twice', async () => {

@@ -31,7 +31,7 @@ export function rootFor(owner: Address, instance: bigint = 0n): Promise<Root> {
 
 /** The Worker that Root deploys for (owner, slot): initOf Worker(root, owner, slot, <initial state>). */
 export function workerFor(root: Address, owner: Address, slot: bigint): Promise<Worker> {
-    return Worker.fromInit(root, owner, slot, 0n, 0n, 0n, 0n, 0n, false, 0n, null, null, null, null);
+    return Worker.fromInit(root, owner, slot, 0n, 0n, 0n, 0n, 0n, 0n, false, 0n, null, null, null, null);
 }
 
 /**

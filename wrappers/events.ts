@@ -38,6 +38,7 @@ import {
     loadTreasuryCredited,
     loadUnbondRequested,
     loadUpdateRefused,
+    loadJobNotBinding,
     loadVerdictForwarded,
     loadWorkerActivated,
     loadWorkerRegistered,
@@ -61,6 +62,7 @@ import {
     TreasuryCredited,
     UnbondRequested,
     UpdateRefused,
+    JobNotBinding,
     VerdictForwarded,
     WorkerActivated,
     WorkerRegistered,
@@ -79,8 +81,6 @@ import {
     loadChannelSettled,
     JobPosted,
     loadJobPosted,
-    JobRejected,
-    loadJobRejected,
     ResultCommitted,
     loadResultCommitted,
     JobFinalized,
@@ -136,7 +136,8 @@ export type WorkerEvent =
     | ParamsSynced
     | EquivocationProven
     | WorkerSlashed
-    | UpdateRefused;
+    | UpdateRefused
+    | JobNotBinding;
 
 export type ChannelEvent =
     | ChannelOpenRequested
@@ -145,7 +146,6 @@ export type ChannelEvent =
     | ToppedUp
     | ChannelSettled
     | JobPosted
-    | JobRejected
     | ResultCommitted
     | JobFinalized
     | JobTimedOut
@@ -197,6 +197,7 @@ export const WORKER_EVENT_DECODERS: ReadonlyMap<number, EventDecoder> = new Map<
     [0xe057000d, loadEquivocationProven],
     [0xe057000e, loadWorkerSlashed],
     [0xe057000f, loadUpdateRefused],
+    [0xe0570010, loadJobNotBinding],
 ]);
 
 export const CHANNEL_EVENT_DECODERS: ReadonlyMap<number, EventDecoder> = new Map<number, EventDecoder>([
@@ -206,7 +207,6 @@ export const CHANNEL_EVENT_DECODERS: ReadonlyMap<number, EventDecoder> = new Map
     [0xe0430004, loadToppedUp],
     [0xe0430005, loadChannelSettled],
     [0xe0430006, loadJobPosted],
-    [0xe0430007, loadJobRejected],
     [0xe0430008, loadResultCommitted],
     [0xe0430009, loadJobFinalized],
     [0xe043000a, loadJobTimedOut],

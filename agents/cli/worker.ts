@@ -270,7 +270,7 @@ export const workerStatusCommand: CliCommand = {
                 status: statusName(info.status),
                 effectiveStatus: statusName(info.effectiveStatus),
                 stake: fromNano(info.stake),
-                jobsLockedUntil: info.jobsLockedUntil,
+                claimSpan: info.claimSpan,
                 unbondAt: info.unbondAt,
                 attestationExpiry: info.attestationExpiry,
                 attested: info.attestation.attested,
@@ -334,9 +334,6 @@ export const workerWithdrawCommand: CliCommand = {
             const now = await chain.now();
             if (now < Number(before.unbondAt)) {
                 throw new Error(`the stake unlocks at ${new Date(Number(before.unbondAt) * 1000).toISOString()} (in ${Number(before.unbondAt) - now} s); try again then`);
-            }
-            if (now < Number(before.jobsLockedUntil)) {
-                throw new Error(`accepted on-chain jobs may claim the stake until ${new Date(Number(before.jobsLockedUntil) * 1000).toISOString()}; withdraw after that`);
             }
             const { sender, store } = ownerSender(config, chain, wallet, 'owner.journal');
             try {

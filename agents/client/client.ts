@@ -729,8 +729,9 @@ export class CocoonClient {
             if (!job) {
                 const event = await this.findCommitted(channel.address, seq);
                 if (!event) {
-                    this.ledger.setOnChainJobStatus(channel.address, seq, 'rejected');
-                    throw new OnChainJobError('refused', `the worker refused on-chain job ${seq} (not serving, or paused); its lock was released`);
+                    // Gone without a result: someone else expired it (anyone may, after the deadline).
+                    this.ledger.setOnChainJobStatus(channel.address, seq, 'expired');
+                    throw new OnChainJobError('expired', `on-chain job ${seq} left the channel without a result (expired by another party after its deadline); its lock was released`);
                 }
                 const plaintext = await this.readOnChainOutput(channel, worker, seq, event, record.replySecretKey);
                 this.ledger.setOnChainJobStatus(channel.address, seq, 'finalized');

@@ -57,8 +57,8 @@ export interface WorkerRecord {
     /** Status once an expired attestation is taken into account (ACTIVE turns JAILED). */
     effectiveStatus: number;
     stake: bigint;
-    /** Accepted on-chain jobs may claim the stake until then (unix seconds). */
-    jobsLockedUntil: bigint;
+    /** Seconds: after RequestUnbond the stake stays at least this long (the longest claim span of its channels). */
+    claimSpan: bigint;
     attestationExpiry: number;
     attested: boolean;
     rejected: boolean;
@@ -213,7 +213,7 @@ export class RootRegistry {
             status: Number(info.status),
             effectiveStatus: Number(info.effectiveStatus),
             stake: info.stake,
-            jobsLockedUntil: info.jobsLockedUntil,
+            claimSpan: info.claimSpan,
             attestationExpiry: Number(info.attestationExpiry),
             attested: info.attestation.attested,
             rejected: info.attestation.rejected,

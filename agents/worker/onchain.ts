@@ -33,7 +33,7 @@ import { jobKey, JobRecord, SettlementBatch, SigningJournal } from './signing-jo
 /**
  * The chain-driven half of the agent: a watcher (agents/chain/watcher.ts, cursors committed
  * together with their effects in the agent's store) follows the Worker contract, where channels
- * announce themselves (OpenChannel, ReserveJob), and every channel of this worker, decoding their
+ * announce themselves (OpenChannel), and every channel of this worker, decoding their
  * events with wrappers/events.ts. After each poll a maintenance pass:
  *   - runs posted on-chain jobs (the encrypted input travels inline in JobPosted) and commits
  *     their signed Receipts (CommitResult), the sealed answer inline when small;
@@ -45,7 +45,6 @@ import { jobKey, JobRecord, SettlementBatch, SigningJournal } from './signing-jo
  * duplicates.
  */
 const OP_OPEN_CHANNEL = 0x57000020;
-const OP_RESERVE_JOB = 0x57000021;
 const OP_CHANNEL_SETTLED = 0xe0430005;
 const OP_JOB_FINALIZED = 0xe0430009;
 /** Extra value for CommitResult with an inline output (its forwarding fee); the channel returns what is unused. */
@@ -64,7 +63,7 @@ export function workerDecoder(worker: Address): Decoder<WatchedItem> {
             const msg = tx.inMessage;
             if (!msg || msg.info.type !== 'internal' || msg.info.bounced || !transactionSucceeded(tx)) return [];
             const op = readBodyHead(msg.body).op;
-            return op === OP_OPEN_CHANNEL || op === OP_RESERVE_JOB ? [{ kind: 'channel-found', channel: msg.info.src }] : [];
+            return op === OP_OPEN_CHANNEL ? [{ kind: 'channel-found', channel: msg.info.src }] : [];
         }
         const items: WatchedItem[] = [];
         for (const message of tx.outMessages.values()) {
@@ -261,8 +260,6 @@ export class OnchainService {
                 log.info('onchain-job-posted', { channel: item.channel.toString(), seq: event.seq, deadline: Number(event.deadline) });
                 return;
             }
-            case 'JobRejected':
-                return this.setStage(raw, event.seq, batch, (job) => ({ ...job, stage: 'refused' }));
             case 'ResultCommitted':
                 return this.setStage(raw, event.seq, batch, (job) => ({ ...job, stage: job.stage === 'posted' ? 'committed' : job.stage, committedAt: watched.utime }));
             case 'JobDisputed':

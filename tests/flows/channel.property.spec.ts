@@ -93,7 +93,7 @@ interface Model {
     feesRecorded: bigint; // Σ fees of every payment record
     feesToRoot: bigint; // Σ ProtocolFee value Root received from this channel
     seqs: bigint[]; // on-chain jobs posted
-    ended: Set<bigint>; // jobs paid, expired, resolved for the client or rejected
+    ended: Set<bigint>; // jobs paid, expired or resolved for the client
 }
 
 describe('property: money across Channel, Worker and Root under random action sequences', () => {
@@ -165,7 +165,8 @@ describe('property: money across Channel, Worker and Root under random action se
             { kind: 'dispute', ch: 0, pick: 0 },
             { kind: 'verdict', ch: 0, pick: 0, fault: true }, // WorkerFault: slash, the worker is jailed
             { kind: 'expire', ch: 0, pick: 0, wait: true }, // timeout slash out of what is left
-            { kind: 'post', ch: 0, maxPayment: T('1'), deadlineIn: 600 }, // a jailed worker refuses: JobRejected
+            { kind: 'post', ch: 0, maxPayment: T('1'), deadlineIn: 600 }, // to a jailed worker: posted, but does not bind it
+            { kind: 'expire', ch: 0, pick: 0, wait: true }, // unlocked, no slash: JobNotBinding
             { kind: 'verdict', ch: 0, pick: 7, fault: true }, // a verdict on a job that is no longer disputed
             { kind: 'topUp', ch: 0, who: 'stranger', amount: T('1') },
             { kind: 'settleNew', ch: 0, who: 'owner', increment: T('0.5') },
@@ -189,8 +190,8 @@ describe('property: money across Channel, Worker and Root under random action se
         expect(seen('JobFinalized')).toBe(2);
         expect(seen('DisputeResolved')).toBe(2);
         expect(seen('WorkerSlashed')).toBe(2);
-        expect(seen('JobTimedOut')).toBe(1);
-        expect(seen('JobRejected')).toBe(1);
+        expect(seen('JobTimedOut')).toBe(2);
+        expect(seen('JobNotBinding')).toBe(1);
         expect(seen('FeesSwept')).toBe(1);
         expect(seen('ChannelClosed')).toBe(2);
         expect(seen('ChannelSettled')).toBe(3); // two payments and the final settlement's record
@@ -424,7 +425,6 @@ describe('property: money across Channel, Worker and Root under random action se
             const ended = [
                 ...eventsOfType(here, 'JobFinalized').map((e) => e.seq),
                 ...eventsOfType(here, 'JobTimedOut').map((e) => e.seq),
-                ...eventsOfType(here, 'JobRejected').map((e) => e.seq),
                 ...eventsOfType(here, 'DisputeResolved').filter((e) => e.workerAtFault).map((e) => e.seq),
             ];
             for (const seq of ended) {

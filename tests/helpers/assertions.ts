@@ -62,25 +62,3 @@ export function expectNothingSentTo(result: SendMessageResult, to: Address): voi
 export async function balanceOf(blockchain: Blockchain, address: Address): Promise<bigint> {
     return (await blockchain.getContract(address)).balance;
 }
-
-/**
- * Sets until when a Worker's accepted on-chain jobs may claim its stake (jobsLockedUntil, a
- * state the Channel-facing ReserveJob reaches) by rewriting the field in place in its data.
- */
-export async function setWorkerJobsLockedUntil(blockchain: Blockchain, address: Address, until: bigint): Promise<void> {
-    const contract = await blockchain.getContract(address);
-    const account = contract.account;
-    const storage = account.account?.storage.state;
-    if (storage?.type !== 'active' || !storage.state.data) throw new Error('worker is not active');
-    const s = storage.state.data.beginParse();
-    const b = beginCell()
-        .storeAddress(s.loadAddress())
-        .storeAddress(s.loadAddress())
-        .storeUint(s.loadUint(32), 32)
-        .storeUint(s.loadUint(8), 8)
-        .storeCoins(s.loadCoins());
-    s.loadUint(32);
-    b.storeUint(until, 32).storeSlice(s);
-    storage.state.data = b.endCell();
-    await blockchain.setShardAccount(address, account);
-}

@@ -60,15 +60,6 @@ describe('every bounceable value-carrying message, bounced', () => {
         expect((await s.blockchain.getContract(c3.address)).balance).toBe(0n);
     });
 
-    it('Channel -> Worker ReserveJob: the job is unlocked, the money free again', async () => {
-        await breakAccount(s.workerA.worker.address);
-        const before = await s.channel.channel.getState();
-        await bounced(0x57000021n, s.channel.channel.address, async () => (await postJob(s, s.channel, { maxPayment: toNano('2') })).result);
-        const after = await s.channel.channel.getState();
-        expect(after.locked).toBe(before.locked);
-        expect(after.openJobs).toBe(before.openJobs);
-    });
-
     it('Channel -> Worker JobExpired: the job stays expired, the client\'s money unlocked', async () => {
         const values = await operationValuesOf(s.channel.channel);
         s.blockchain.now = s.blockchain.now! + 700;

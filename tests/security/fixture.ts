@@ -128,10 +128,9 @@ export function bodies(s: SecurityNet): Record<string, () => Cell> {
         Unpause: () => cell(W.storeUnpause({ $$type: 'Unpause', queryId: q })),
         WithdrawFees: () => cell(W.storeWithdrawFees({ $$type: 'WithdrawFees', queryId: q, amount: toNano('0.1'), to: s.stranger.address })),
         // ---- Worker ----
-        ReserveJob: () => cell(W.storeReserveJob({ $$type: 'ReserveJob', queryId: q, seq: s.jobSeq + 1n, claimUntil: now + 100_000n, client })),
         Settled: () => cell(W.storeSettled({ $$type: 'Settled', queryId: q, amount: toNano('100'), jobs: 100n, tokens: 100n, client })),
         OpenChannel: () => cell(W.storeOpenChannel({ $$type: 'OpenChannel', queryId: q, client })),
-        JobExpired: () => cell(W.storeJobExpired({ $$type: 'JobExpired', queryId: q, seq: s.jobSeq, client })),
+        JobExpired: () => cell(W.storeJobExpired({ $$type: 'JobExpired', queryId: q, seq: s.jobSeq, client, postedAt: now })),
         FaultSlash: () => cell(W.storeFaultSlash({ $$type: 'FaultSlash', queryId: q, seq: s.jobSeq, client, reporter: s.stranger.address })),
         WorkerDeploy: () => cell(W.storeWorkerDeploy({ $$type: 'WorkerDeploy', queryId: q, stake: toNano('1000'), claim, endpoint: 'x', capacity: 1n, prices, params, paramsVersion: 1n, paused: false })),
         AttestationVerdict: () => cell(W.storeAttestationVerdict({ $$type: 'AttestationVerdict', queryId: q, verdict: { ...verdict, kind: 2n, target: worker, subject: s.workerA.keys.quoteHash }, excessesTo: s.stranger.address })),

@@ -51,7 +51,6 @@ const MATRIX: Record<ContractName, Record<string, Row>> = {
         WithdrawFees: governance(),
     },
     Worker: {
-        ReserveJob: fromChannel(),
         Settled: fromChannel(),
         OpenChannel: fromChannel(),
         JobExpired: fromChannel(),
