@@ -187,7 +187,7 @@ function fastPathSection(s: StackReport, o: Record<string, number>, crypto: Retu
         'OpenAI-compatible server (`bench/roles/client-server.ts`: `CocoonClient` pinned to that worker behind `startClientServer`). The bench',
         'sends the same `POST /v1/chat/completions` (non-streaming, `[{user: "hi"}]`) to the same backend two ways: **directly**, and **through',
         'the agents** (client SDK: channel check, sealing to the enclave key, worker agent: open, run, journal, sign the receipt; client: open the',
-        'answer, verify the receipt, sign and deliver a voucher). Backends:',
+        'answer, verify the receipt, sign a voucher, which is delivered in the background before the next request). Backends:',
         '',
         `- (a) the fixed-pace OpenAI-compatible server (\`agents/inference/testing/fake-openai-server.ts\`): ${o.answerChars} tokens, ${o.chunkDelayMs} ms apart; directly = HTTP to it.`,
         '  An answer in about 0.1 s is faster than any real model serves one, so this row shows the agents\' fixed cost per request at its starkest;',
@@ -211,7 +211,7 @@ function fastPathSection(s: StackReport, o: Record<string, number>, crypto: Retu
         c.clientJobMs === undefined || !Number.isFinite(c.clientJobMs)
             ? ''
             : `${c.backend}: of the ${c.agentMedianMs.toFixed(0)} ms median through the agents, the client SDK's own log (\`client-job-done\`: worker round trip, ` +
-              `receipt check, voucher delivery) accounts for a median ${c.clientJobMs.toFixed(0)} ms; the rest (${(c.agentMedianMs - c.clientJobMs).toFixed(0)} ms) is the client server's HTTP handling and what the SDK does ` +
+              `receipt check, voucher signed) accounts for a median ${c.clientJobMs.toFixed(0)} ms; the rest (${(c.agentMedianMs - c.clientJobMs).toFixed(0)} ms) is the client server's HTTP handling and what the SDK does ` +
               'before the request leaves: choosing the worker, checking the channel\'s free deposit (`ChannelManager.readRecent`: three toncenter calls to the devnet, reused for 2 s), sealing.';
     L.push('**Where the time goes.**', '', `- ${split(s.fake)}`, `- ${split(s.paced)}`, `- ${split(s.tiny)}`,
         `- The same channel read from the bench process (getAccount, then getState and getTerms in parallel, over the devnet's toncenter API): median ${s.chainReadMs.toFixed(0)} ms over 20 reads.`, '');

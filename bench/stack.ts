@@ -72,7 +72,7 @@ export interface PathComparison {
     throughputRatio: number;
     throughputRatioRange: [number, number];
     requests: number;
-    /** Median of the client's own `client-job-done` ms (worker round trip, receipt check, voucher delivery), over the latency rounds. */
+    /** Median of the client's own `client-job-done` ms (worker round trip, receipt check, voucher signed), over the latency rounds. */
     clientJobMs?: number;
     /** Requests the worker refused at saturation because the client's vouchers lagged (HTTP 402). */
     creditRefusals: number;
