@@ -145,6 +145,7 @@ describe('gas at the bounds', () => {
         for (let i = 0; i < max - 1; i++) seqs.push((await postJob(net, opened, { maxPayment: 1000n })).seq);
         const lastPost = await postJob(net, opened, { maxPayment: 1000n, input: payload, extra: toNano('0.05') });
         seqs.push(lastPost.seq);
+        await measured('PostJob (largest input)', lastPost.result, W.POST_JOB_GAS + W.PAYLOAD_CELL_GAS * payloadCells);
         expect(await open()).toBe(max);
         await expectBooksCovered(net, c);
         const [first, second] = seqs;
@@ -152,7 +153,7 @@ describe('gas at the bounds', () => {
         const beforeLast = seqs[max - 2];
         await commitResult(opened, client, first);
         await commitResult(opened, client, beforeLast);
-        await commitResult(opened, client, last, { output: payload, value: values.commitResult + toNano('0.05') });
+        await measured('CommitResult (largest output)', await commitResult(opened, client, last, { output: payload, value: values.commitResult + toNano('0.05') }), W.COMMIT_GAS + W.PAYLOAD_CELL_GAS * payloadCells);
         await expectBooksCovered(net, c);
         const dispute = (seq: bigint) => c.send(client.getSender(), { value: values.dispute + net.params.channel.disputeBond }, { $$type: 'Dispute', queryId: 0n, seq });
         await measured('Dispute', await dispute(beforeLast), W.DISPUTE_GAS);
