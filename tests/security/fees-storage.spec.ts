@@ -8,7 +8,7 @@ import { loadConfig, updateConfig, SendMessageResult } from '@ton/sandbox';
 import * as W from '../../wrappers';
 import { auditVerdictBody, signReceipt } from '../../wrappers/signed';
 import { createNetwork, devParams, registerWorker, snapshotOf } from '../helpers/cocoon';
-import { commitResult, expectBooksCovered, gasOn, openedChannel, postJob, receiptFor, voucher } from '../helpers/channel';
+import { commitResult, expectBooksCovered, gasOn, openedChannel, postJob, receiptFor, sentTo, voucher } from '../helpers/channel';
 import { bodies, contractsOf, createSecurityNet, expectBooks, feesOfTxs, partiesOf, SecurityNet, sendFrom, sumOf } from './fixture';
 import { Tally } from './record';
 
@@ -216,17 +216,63 @@ describe('storage', () => {
             expect((await s.blockchain.getContract(w.worker.address)).accountState?.type).toBe('active');
         }
         for (const c of [s.otherChannel, s.channelB]) {
+            const before = await c.channel.getState();
             const result = await c.channel.send(s.stranger.getSender(), { value: toNano('0.1') }, { $$type: 'TopUp', queryId: 0n });
             expect(succeeded(result, 0x43000002)).toBe(true);
             const st = await c.channel.getState();
             const balance = (await s.blockchain.getContract(c.channel.address)).balance;
-            // Finding (docs/security.md, C11): the rent of a Channel idle for years outlasts its
-            // unbooked rest and then comes out of the client's deposit. Recorded, not asserted.
-            tally.note(`after 5 idle years a Channel's balance minus what it owes: ${balance - (st.deposit - st.settled + st.fees)} nanoton`);
+            // F3 (docs/security.md): the rent the unbooked rest could not pay is charged to the
+            // client's free deposit by the next message; the books are covered again after it.
+            const credited = st.deposit - before.deposit;
+            tally.note(`after 5 idle years a Channel's TopUp of 0.1 TON credited ${credited} nanoton (the rest paid its gas and the rent); balance minus what it owes: ${balance - (st.deposit - st.settled + st.fees)} nanoton`);
+            expect(balance).toBeGreaterThanOrEqual(st.deposit - st.settled + st.fees);
+            expect(credited).toBeLessThan(toNano('0.1') - (await c.channel.getOperationValues()).topUp);
+            expect(st.locked).toBe(before.locked);
             expect((await s.blockchain.getContract(c.channel.address)).accountState?.type).toBe('active');
         }
         expect((await s.blockchain.getContract(s.root.address)).accountState?.type).toBe('active');
         tally.add('invariantChecks', 5);
+    });
+
+    it('a Channel with nothing free, idle five years: the rent is charged to the client (a top-up that cannot cover it is refused), never to the worker\'s locked job money nor to Root\'s fees', async () => {
+        const c = s.channel.channel;
+        const values = await c.getOperationValues();
+        // Settle some money (fees for Root), then lock everything free in one job and commit it
+        // at its maxPayment: nothing of the deposit is the client's to spend.
+        const v = voucher(c.address, toNano('1'), s.channel.clientKey);
+        await c.send(s.workerA.owner.getSender(), { value: values.settle }, { $$type: 'Settle', queryId: 0n, voucher: v.cell, signature: v.signature, batchRoot: 0n, count: 1n, final: false });
+        const st0 = await c.getState();
+        const { seq } = await postJob(s, s.channel, { maxPayment: st0.free });
+        const r = signReceipt(receiptFor(s.channel, seq, { promptTokens: 10n ** 9n }), s.workerA.keys.signing.seed);
+        await c.send(s.stranger.getSender(), { value: values.commitResult }, { $$type: 'CommitResult', queryId: 0n, seq, receipt: r.cell, signature: r.signature, output: null });
+        const committed = await c.getState();
+        expect(committed.free).toBe(0n);
+        const job = (await c.getJob(seq))!;
+        expect(job.payment).toBe(job.maxPayment);
+        s.blockchain.now = s.blockchain.now! + 5 * YEAR;
+        // A top-up smaller than the rent owed is refused: the rent may not come out of locked money.
+        const small = await c.send(s.stranger.getSender(), { value: values.topUp + toNano('0.01') }, { $$type: 'TopUp', queryId: 0n });
+        expect(small.transactions).toHaveTransaction({ to: c.address, success: false, exitCode: Number(W.ERR_LOW_VALUE) });
+        expect(await c.getState()).toMatchObject({ locked: committed.locked, fees: committed.fees });
+        // One that covers it: charged to the client's deposit, the books covered again, nothing
+        // locked touched.
+        const big = await c.send(s.stranger.getSender(), { value: toNano('1') }, { $$type: 'TopUp', queryId: 0n });
+        expect(succeeded(big, 0x43000002)).toBe(true);
+        const after = await c.getState();
+        expect(after.locked).toBe(committed.locked);
+        expect(after.fees).toBe(committed.fees);
+        expect(after.free).toBeLessThan(toNano('1') - values.topUp);
+        expect((await s.blockchain.getContract(c.address)).balance).toBeGreaterThanOrEqual(after.deposit - after.settled + after.fees);
+        // The worker's payment is whole, and Root's fees still leave whole.
+        const fin = await c.send(s.stranger.getSender(), { value: values.finalizeJob }, { $$type: 'FinalizeJob', queryId: 0n, seq });
+        expect(succeeded(fin, 0x43000006)).toBe(true);
+        const fee = job.payment * (await c.getState()).protocolFeeBps / 10000n;
+        expect(sentTo(fin, c.address, s.workerA.owner.address)).toBeGreaterThanOrEqual(job.payment - fee);
+        const sweep = await c.send(s.stranger.getSender(), { value: values.sweepFees }, { $$type: 'SweepFees', queryId: 0n });
+        // (Root itself, idle five years too, pays its own rent out of what it receives.)
+        expect(sentTo(sweep, c.address, s.root.address)).toBeGreaterThanOrEqual(committed.fees + fee);
+        await expectBooks(s);
+        tally.add('invariantChecks', 4);
     });
 
     it('a stranger cannot grow any contract\'s storage through the receivers open to it', async () => {
