@@ -8,7 +8,7 @@ import { loadConfig, updateConfig, SendMessageResult } from '@ton/sandbox';
 import * as W from '../../wrappers';
 import { auditVerdictBody, signReceipt } from '../../wrappers/signed';
 import { createNetwork, devParams, registerWorker, snapshotOf } from '../helpers/cocoon';
-import { commitResult, expectBooksCovered, gasOn, openedChannel, postJob, receiptFor, sentTo, voucher } from '../helpers/channel';
+import { commitResult, expectBooksCovered, gasOn, openedChannel, postJob, receiptFor, sentTo, settle, voucher } from '../helpers/channel';
 import { bodies, contractsOf, createSecurityNet, expectBooks, feesOfTxs, partiesOf, SecurityNet, sendFrom, sumOf } from './fixture';
 import { Tally } from './record';
 
@@ -299,5 +299,33 @@ describe('storage', () => {
             expect(cells).toBe(cells0);
             expect(bits - bits0).toBeLessThanOrEqual(i === 0 ? 124 : 0);
         });
+    });
+});
+
+describe('protocol fees below Root\'s gas', () => {
+    it('a Channel\'s tiny fees, swept or sent at close, are counted by Root to the nanoTON (Root\'s gas travels on top)', async () => {
+        const opened = s.channelB;
+        const c = opened.channel;
+        const owner = s.workerB.owner;
+        const feesReceived = async () => (await s.root.getState()).feesReceived;
+        // 0.05 TON settled at 1%: 0.0005 TON of fees, far below Root's gas (about 0.0027 TON).
+        await settle(opened, owner, toNano('0.05'));
+        const fees = (await c.getState()).fees;
+        expect(fees).toBeGreaterThan(0n);
+        expect(fees).toBeLessThan(toNano('0.001'));
+        const before = await feesReceived();
+        const values = await c.getOperationValues();
+        const sweep = await conserved(() => c.send(s.stranger.getSender(), { value: values.sweepFees }, { $$type: 'SweepFees', queryId: 0n }));
+        expect(sweep.transactions).toHaveTransaction({ from: c.address, to: s.root.address, success: true });
+        expect((await feesReceived()) - before).toBe(fees);
+        expect((await c.getState()).fees).toBe(0n);
+        // The close path: another tiny settlement, closed by the payee's final Settle.
+        const closing = await conserved(() => settle(opened, owner, toNano('0.08'), { final: true }));
+        const [closed] = W.eventsOfType(W.eventsOfAll(closing.transactions), 'ChannelClosed');
+        expect(closed.fees).toBeGreaterThan(0n);
+        expect(closed.fees).toBeLessThan(toNano('0.001'));
+        expect(closing.transactions).toHaveTransaction({ from: c.address, to: s.root.address, success: true });
+        expect((await feesReceived()) - before).toBe(fees + closed.fees);
+        tally.add('feeScenarios', 2);
     });
 });
