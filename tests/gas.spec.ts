@@ -59,7 +59,7 @@ describe('gas of Root and Worker operations', () => {
         await root.send(g, v, { $$type: 'AcceptOwner', queryId: 0n });
         gas.record('Root.Pause', txOn(await root.send(g, v, { $$type: 'Pause', queryId: 0n }), root.address));
         gas.record('Root.Unpause', txOn(await root.send(g, v, { $$type: 'Unpause', queryId: 0n }), root.address));
-        gas.record('Root.ProtocolFee', txOn(await root.send(owner.getSender(), { value: toNano('1') }, { $$type: 'ProtocolFee' }), root.address));
+        gas.record('Root.ProtocolFee', txOn(await root.send(owner.getSender(), { value: toNano('1') }, { $$type: 'ProtocolFee', amount: toNano('1') }), root.address));
         gas.record('Root.WithdrawFees', txOn(await root.send(g, v, { $$type: 'WithdrawFees', queryId: 0n, amount: toNano('0.5'), to: gov.address }), root.address));
         expect((await root.getState()).owner.equals(gov.address)).toBe(true);
     });

@@ -25,6 +25,7 @@ import {
     ERR_NOT_WORKER,
     ERR_PARAMS_APPROVALS,
     ERR_PARAMS_BPS,
+    ERR_PARAMS_MAX_OPEN_JOBS,
     ERR_PARAMS_TIMEOUT_SLASH,
     ERR_PARAMS_UNBONDING_DELAY,
     ERR_PARAMS_ZERO,
@@ -46,6 +47,7 @@ import {
     MAX_AUDITORS,
     MAX_MEASUREMENTS,
     MAX_MODELS,
+    MAX_OPEN_JOBS,
     Params,
     publicKeyToInt,
     rawAuditorSignaturesCell,
@@ -203,6 +205,7 @@ describe('Root', () => {
             ['a zero minWorkerStake', devParams({ minWorkerStake: 0n, timeoutSlash: 0n }), ERR_PARAMS_ZERO],
             ['a zero attestationTtl', devParams({ attestationTtl: 0n }), ERR_PARAMS_ZERO],
             ['a zero maxOpenJobs', devParams({ channel: { maxOpenJobs: 0n } }), ERR_PARAMS_ZERO],
+            ['maxOpenJobs above MAX_OPEN_JOBS', devParams({ channel: { maxOpenJobs: MAX_OPEN_JOBS + 1n } }), ERR_PARAMS_MAX_OPEN_JOBS],
             ['a zero equivocationSlashBps', devParams({ equivocationSlashBps: 0n }), ERR_PARAMS_ZERO],
             ['attestationApprovals above 10', devParams({ attestationApprovals: 11n }), ERR_PARAMS_APPROVALS],
             ['timeoutSlash above minWorkerStake', devParams({ timeoutSlash: toNano('10') + 1n }), ERR_PARAMS_TIMEOUT_SLASH],
@@ -335,7 +338,7 @@ describe('Root', () => {
         });
 
         it.each(messages)('%s: from the owner with enough value, succeeds and returns the unused value', async (_name, body) => {
-            await root.send(stranger.getSender(), { value: toNano('1') }, { $$type: 'ProtocolFee' });
+            await root.send(stranger.getSender(), { value: toNano('1') }, { $$type: 'ProtocolFee', amount: toNano('1') });
             const result = await root.send(gov.getSender(), { value: GOV_VALUE }, body());
             expect(result.transactions).toHaveTransaction({ to: root.address, success: true });
             expect(receivedBy(result, gov.address, root.address)).toBeGreaterThan(0n);
@@ -378,7 +381,7 @@ describe('Root', () => {
             const { result, worker } = await registerWorker(net, owner);
             expectRefused(result, root.address, Number(ERR_PAUSED));
             expect((await net.blockchain.getContract(worker.address)).accountState?.type).not.toBe('active');
-            const fee = await root.send(stranger.getSender(), { value: toNano('3') }, { $$type: 'ProtocolFee' });
+            const fee = await root.send(stranger.getSender(), { value: toNano('3') }, { $$type: 'ProtocolFee', amount: toNano('3') });
             expect(fee.transactions).toHaveTransaction({ to: root.address, success: true });
             const withdraw = await govSend({ $$type: 'WithdrawFees', queryId: 0n, amount: toNano('1'), to: gov.address });
             expect(withdraw.transactions).toHaveTransaction({ from: root.address, to: gov.address, value: toNano('1') });
@@ -398,7 +401,7 @@ describe('Root', () => {
 
     describe('ProtocolFee / WithdrawFees (treasury)', () => {
         it('credits protocol fees to the treasury and sends nothing out', async () => {
-            const result = await root.send(stranger.getSender(), { value: toNano('2') }, { $$type: 'ProtocolFee' });
+            const result = await root.send(stranger.getSender(), { value: toNano('2') }, { $$type: 'ProtocolFee', amount: toNano('2') });
             const [event] = eventsOfType(eventsOfAll(result.transactions), 'TreasuryCredited');
             expect(event).toMatchObject({ amount: toNano('2'), source: 1n });
             expect(event.from.equals(stranger.address)).toBe(true);
@@ -407,7 +410,7 @@ describe('Root', () => {
         });
 
         it('withdraws exactly the amount to the named address and keeps the storage reserve', async () => {
-            await root.send(stranger.getSender(), { value: toNano('5') }, { $$type: 'ProtocolFee' });
+            await root.send(stranger.getSender(), { value: toNano('5') }, { $$type: 'ProtocolFee', amount: toNano('5') });
             const available = await root.getWithdrawable();
             const before = await balanceOf(net.blockchain, root.address);
             expect(available).toBe(before - ROOT_STORAGE_RESERVE);
@@ -422,7 +425,7 @@ describe('Root', () => {
         });
 
         it('a withdrawal to an address that bounces comes back to the treasury', async () => {
-            await root.send(stranger.getSender(), { value: toNano('3') }, { $$type: 'ProtocolFee' });
+            await root.send(stranger.getSender(), { value: toNano('3') }, { $$type: 'ProtocolFee', amount: toNano('3') });
             const before = await root.getWithdrawable();
             const nowhere = (await workerFor(root.address, stranger.address, 999n)).address; // never deployed
             const result = await govSend({ $$type: 'WithdrawFees', queryId: 0n, amount: toNano('2'), to: nowhere });
@@ -460,7 +463,7 @@ describe('Root', () => {
                         net.blockchain.now = GENESIS_TIME;
                         for (const step of steps) {
                             if (step.kind === 'fee') {
-                                await root.send(stranger.getSender(), { value: step.amount }, { $$type: 'ProtocolFee' });
+                                await root.send(stranger.getSender(), { value: step.amount }, { $$type: 'ProtocolFee', amount: step.amount });
                             } else if (step.kind === 'wait') {
                                 net.blockchain.now = (net.blockchain.now ?? 0) + step.days * 86400;
                             } else {

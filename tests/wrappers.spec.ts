@@ -51,10 +51,11 @@ describe('wrappers/signed', () => {
         expect(() => parseVerdict(longer)).toThrow();
     });
 
-    it('jobSubject is the hash of the cell (channel, seq)', () => {
-        const expected = BigInt('0x' + beginCell().storeAddress(channel).storeUint(9n, 64).endCell().hash().toString('hex'));
-        expect(jobSubject(channel, 9n)).toBe(expected);
-        expect(jobSubject(channel, 10n)).not.toBe(expected);
+    it('jobSubject is the job\'s seq (the verdict\'s target names the channel), a uint64', () => {
+        expect(jobSubject(channel, 9n)).toBe(9n);
+        expect(jobSubject(channel, 2n ** 64n - 1n)).toBe(2n ** 64n - 1n);
+        expect(() => jobSubject(channel, 2n ** 64n)).toThrow(RangeError);
+        expect(() => jobSubject(channel, -1n)).toThrow(RangeError);
     });
 
     it('builds the auditor signature chain sorted by key and refuses duplicates', () => {

@@ -362,7 +362,7 @@ export class ChannelManager {
                 }),
             )
             .endCell();
-        // The inline input's forwarding (at most 32 cells: about 0.015 TON) is paid from the value
+        // The inline input's forwarding and per-cell gas (at most 32 cells: about 0.02 TON) is paid from the value
         // too; whatever is left of this allowance is credited to the client's deposit, not lost.
         const inputAllowance = 50_000_000n;
         return this.send({ to: channel, value: values.postJob + inputAllowance + (job.extra ?? 0n), body, what: `post job ${job.seq}` });

@@ -91,7 +91,7 @@ interface Model {
     settled: bigint; // last settled (from the getter after each step)
     recordedSettled: bigint; // Σ ChannelSettled.amount
     feesRecorded: bigint; // Σ fees of every payment record
-    feesToRoot: bigint; // Σ ProtocolFee value Root received from this channel
+    feesToRoot: bigint; // Σ ProtocolFee amount this channel sent Root
     seqs: bigint[]; // on-chain jobs posted
     ended: Set<bigint>; // jobs paid, expired or resolved for the client
 }
@@ -439,7 +439,17 @@ describe('property: money across Channel, Worker and Root under random action se
                 eventsOfType(here, 'JobFinalized').reduce((s, f) => s + f.payment - f.fee + f.bond, 0n);
             expect(step.received('owner', name)).toBeGreaterThanOrEqual(owedToPayee);
             // Every fee recorded is still owed or arrived at Root, to the nanoTON.
-            model.feesToRoot += step.received('root', name);
+            // ProtocolFee carries the fees (its amount) plus Root's gas on top.
+            for (const tx of txsHere) {
+                for (const m of tx.outMessages.values()) {
+                    if (m.info.type !== 'internal' || !m.info.dest.equals(net.root.address)) continue;
+                    const body = m.body.beginParse();
+                    if (body.remainingBits < 32 || body.loadUint(32) !== 0x52000015) continue;
+                    const amount = body.loadCoins();
+                    expect(m.info.value.coins).toBeGreaterThan(amount);
+                    model.feesToRoot += amount;
+                }
+            }
             expect(model.feesRecorded).toBe(state.fees + model.feesToRoot);
             // Open jobs: the books lock exactly what the open jobs hold.
             expect(state.openJobs).toBe(BigInt(model.seqs.filter((s) => !model.ended.has(s)).length));

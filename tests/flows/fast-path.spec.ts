@@ -11,7 +11,7 @@ import { batchOfReceipts, checkReceipt, nextVoucher, Receipt, signWorkerReceipt 
 import { verifyReceiptInBatch } from '../../agents/core/merkle';
 import { MODEL_A } from '../helpers/cocoon';
 import { Step } from '../helpers/ledger';
-import { beginStory, closeStory, expectClosedEmpty, expectCloseFigures, Story } from '../helpers/story';
+import { beginStory, closeStory, expectClosedEmpty, expectCloseFigures, ROOT_GAS_VALUE, Story } from '../helpers/story';
 
 const PRICE_PROMPT = 1000n; // registerWorker's default prices for MODEL_A
 const PRICE_COMPLETION = 2000n;
@@ -162,7 +162,7 @@ describe('story: fast path', () => {
         // Close: Root gets exactly the two fees, the client the rest, the Worker's counters the
         // earnings; the channel is empty.
         const { finalize } = await closeStory(story);
-        expect(finalize.received('root', 'channel')).toBe(r1.fee + r2.fee);
+        expect(finalize.received('root', 'channel')).toBe(r1.fee + r2.fee + ROOT_GAS_VALUE);
         expect(finalize.received('client', 'channel')).toBeGreaterThanOrEqual(toNano('10') - cumulative);
         expect((await story.registered.worker.getStats()).earned).toBe(r1.net + r2.net);
         // Over the whole story the payee gained the two nets plus the carried gas, less its own

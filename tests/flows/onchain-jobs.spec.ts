@@ -19,7 +19,7 @@ import {
 import { signWorkerReceipt } from '../../agents/core/channel-objects';
 import { devParams, MODEL_A, nowOf } from '../helpers/cocoon';
 import { Step } from '../helpers/ledger';
-import { beginStory, closeStory, expectRemainingValuePayout, sentBy, Story, travel } from '../helpers/story';
+import { beginStory, closeStory, expectRemainingValuePayout, ROOT_GAS_VALUE, sentBy, Story, travel } from '../helpers/story';
 
 const PRICE_PROMPT = 1000n;
 const PRICE_COMPLETION = 2000n;
@@ -133,7 +133,7 @@ describe('story: on-chain jobs', () => {
         travel(story, 1n);
         await finalize(story, seq, payment, 0n);
         const { finalize: close } = await closeStory(story);
-        expect(close.received('root', 'channel')).toBe((payment * FEE_BPS) / 10000n);
+        expect(close.received('root', 'channel')).toBe((payment * FEE_BPS) / 10000n + ROOT_GAS_VALUE);
         const stats = await story.registered.worker.getStats();
         expect(stats).toMatchObject({ jobsCompleted: 1n, tokensServed: 700n, earned: payment - (payment * FEE_BPS) / 10000n });
         // The client paid the job and gas, nothing more: it got back all but less than the
@@ -273,7 +273,7 @@ describe('story: on-chain jobs', () => {
         expect(after.fees).toBe(fee);
         expect(after.locked).toBe(0n);
         const { finalize: close } = await closeStory(story);
-        expect(close.received('root', 'channel')).toBe(fee);
+        expect(close.received('root', 'channel')).toBe(fee + ROOT_GAS_VALUE);
     });
 
     it('Dispute with no verdict within disputeWindow: FinalizeJob resolves for the worker (payment and bond)', async () => {

@@ -3,7 +3,7 @@
 // ends each story with its checks (fees to Root, the refund to the client, nothing left behind).
 import { SandboxContract, TreasuryContract } from '@ton/sandbox';
 import { toNano } from '@ton/core';
-import { Channel, channelFor, CHANNEL_CLOSED, CHANNEL_CLOSING, eventsOfAll, eventsOfType, OperationValues } from '../../wrappers';
+import { Channel, channelFor, CHANNEL_CLOSED, CHANNEL_CLOSING, eventsOfAll, eventsOfType, OperationValues, PROTOCOL_FEE_GAS } from '../../wrappers';
 import { Params } from '../../wrappers';
 import { createNetwork, Network, nowOf, registerWorker, RegisteredWorker } from './cocoon';
 import { openedChannel, OpenedChannel, operationValuesOf } from './channel';
@@ -70,6 +70,9 @@ export async function expectClosedEmpty(story: Story): Promise<void> {
     expect(await story.ledger.balance('channel')).toBe(0n);
 }
 
+/** What a Channel attaches for Root's gas on top of the fees: PROTOCOL_FEE_GAS at the sandbox's 400 nanoTON a gas unit. */
+export const ROOT_GAS_VALUE = PROTOCOL_FEE_GAS * 400n;
+
 /**
  * The figures of a closing step (FinalizeClose or a final Settle), given the channel's state
  * just before it: Root received exactly the fees owed, the client received at least its free
@@ -85,9 +88,13 @@ export async function expectCloseFigures(
     expect(closed).toHaveLength(1);
     expect(closed[0].refund).toBe(before.deposit - before.settled);
     expect(closed[0].fees).toBe(before.fees);
-    // Root: exactly the protocol fees, non-bounceable, its gas paid separately by the channel.
-    expect(step.received('root', 'channel')).toBe(before.fees);
-    expect(step.delta.root).toBe(before.fees - step.feesOn('root'));
+    // Root: the protocol fees plus its gas (PROTOCOL_FEE_GAS at the sandbox's 400 nanoTON a gas
+    // unit), non-bounceable; Root counts exactly the fees.
+    const rootGas = before.fees > 0n ? ROOT_GAS_VALUE : 0n;
+    expect(step.received('root', 'channel')).toBe(before.fees + rootGas);
+    expect(step.delta.root).toBe(before.fees + rootGas - step.feesOn('root'));
+    const credited = eventsOfType(eventsOfAll(step.txs), 'TreasuryCredited');
+    expect(credited.reduce((sum, e) => sum + e.amount, 0n)).toBe(before.fees);
     // The client: the free deposit and every unbooked nanoTON of the channel.
     const refund = step.received('client', 'channel');
     expect(refund).toBeGreaterThanOrEqual(before.deposit - before.settled);

@@ -122,7 +122,7 @@ describe('every bounceable value-carrying message, bounced', () => {
     });
 
     it('Root WithdrawFees to an account that rejects it: the amount comes back to Root', async () => {
-        await s.root.send(s.stranger.getSender(), { value: toNano('5') }, { $$type: 'ProtocolFee' });
+        await s.root.send(s.stranger.getSender(), { value: toNano('5') }, { $$type: 'ProtocolFee', amount: toNano('5') });
         const rejector = s.blockchain.openContract(await Rejector.fromInit(3n));
         await rejector.send(s.stranger.getSender(), { value: toNano('1') }, null);
         const rootBefore = (await s.blockchain.getContract(s.root.address)).balance;

@@ -107,7 +107,7 @@ export function bodies(s: SecurityNet): Record<string, () => Cell> {
     return {
         // ---- Root ----
         empty: () => Cell.EMPTY,
-        ProtocolFee: () => cell(W.storeProtocolFee({ $$type: 'ProtocolFee' })),
+        ProtocolFee: () => cell(W.storeProtocolFee({ $$type: 'ProtocolFee', amount: toNano('0.01') })),
         RegisterWorker: () => cell(W.storeRegisterWorker({ $$type: 'RegisterWorker', queryId: q, slot: 9n, stake: s.params.minWorkerStake, claim, endpoint: 'https://x', capacity: 1n, prices })),
         AuditVerdict: () => cell(W.storeAuditVerdict({ $$type: 'AuditVerdict', queryId: q, verdict: audit.verdict, signatures: audit.signatures })),
         RequestParams: () => cell(W.storeRequestParams({ $$type: 'RequestParams', queryId: q, excessesTo: client })),

@@ -28,7 +28,7 @@ const fromClient = (): Row => ({ kind: 'restricted', allowed: ['client'], code: 
 const MATRIX: Record<ContractName, Record<string, Row>> = {
     Root: {
         empty: { kind: 'open', guard: 'a plain transfer is a donation to the treasury' },
-        ProtocolFee: { kind: 'open', guard: 'the whole value is credited to the treasury; nothing leaves' },
+        ProtocolFee: { kind: 'open', guard: 'the whole value stays in the treasury, amount <= value is counted (ERR_BAD_AMOUNT); nothing leaves' },
         SlashProceeds: { kind: 'open', guard: 'the whole value is credited to the treasury; nothing leaves' },
         RegisterWorker: { kind: 'open', guard: 'deploys Worker(root, sender, slot): the sender only ever registers its own worker; stake >= minWorkerStake' },
         AuditVerdict: { kind: 'open', guard: 'quorum of enabled auditors\' signatures (ERR_UNKNOWN_AUDITOR, ERR_BAD_SIGNATURE)' },
