@@ -4,18 +4,23 @@ import { Devnet } from '../chain/devnet/devnet';
 import { startDevnetServer } from '../chain/devnet/server';
 import { CliCommand, CliUsageError } from './registry';
 
-const HELP = `Usage: cocoon devnet [--port N] [--data DIR] [--host ADDR] [--faucet-max TON] [--log-requests]
+const HELP = `Usage: cocoon devnet [--port N] [--data DIR] [--host ADDR] [--faucet-max TON] [--snapshot-interval MS] [--optimize-for-speed] [--log-requests]
 
 Serves a local TON chain (@ton/sandbox) over the toncenter v2 HTTP API, so the worker, client
 and auditor can share one chain as separate processes, exactly as they would share testnet.
-State (balances, contracts, transactions) is written to DIR after every change and reloaded on
-restart. The chain's time follows the wall clock.
+Every change (block) is journalled in DIR with the accounts it changed before it is answered; the
+whole state is rewritten at most every --snapshot-interval, and on stop; a restart (also after
+kill -9) loads it and replays the blocks after it. The chain's time follows the wall clock.
 
 Options:
   --port N          TCP port on the host (default 8081; 0 picks a free one)
   --host ADDR       interface to listen on (default 127.0.0.1)
   --data DIR        data directory (default .devnet)
   --faucet-max TON  largest faucet grant per request (default 10000)
+  --snapshot-interval MS  rewrite DIR/state.json at most this often while blocks come (default
+                    5000; 0 = after every block)
+  --optimize-for-speed  run V8 with its default heap sizing; by default bin/cocoon.js starts the
+                    devnet with V8's --optimize-for-size, which keeps its RSS lower under load
   --log-requests    print one JSON line per request
 
 Endpoints:  POST /jsonRPC (also /api/v2/jsonRPC), GET|POST /api/v2/<method>, POST /faucet
@@ -54,6 +59,8 @@ export const devnetCommand: CliCommand = {
                     host: { type: 'string' },
                     data: { type: 'string' },
                     'faucet-max': { type: 'string' },
+                    'snapshot-interval': { type: 'string' },
+                    'optimize-for-speed': { type: 'boolean' },
                     'log-requests': { type: 'boolean' },
                 },
                 strict: true,
@@ -67,7 +74,11 @@ export const devnetCommand: CliCommand = {
         const dataDir = values.data ?? '.devnet';
         const faucetMax = parseTon(values['faucet-max'] ?? '10000');
 
-        const devnet = await Devnet.open({ dataDir, faucetMax });
+        const intervalText = values['snapshot-interval'] ?? '5000';
+        const snapshotIntervalMs = Number(intervalText);
+        if (!/^\d+$/.test(intervalText) || snapshotIntervalMs > 3_600_000) throw new CliUsageError(`--snapshot-interval must be 0..3600000 ms, got "${intervalText}"`);
+
+        const devnet = await Devnet.open({ dataDir, faucetMax, snapshotIntervalMs });
         let fatal = false;
         const stopped = new Promise<void>((resolve) => io.signal.addEventListener('abort', () => resolve(), { once: true }));
         let stopOnFatal: () => void = () => undefined;

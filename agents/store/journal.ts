@@ -182,7 +182,7 @@ export class Journal {
         size: number,
         repairedBytes: number,
         lockPath: string | undefined,
-        private readonly loaded: Buffer[],
+        private loaded: Buffer[],
     ) {
         this.fd = fd;
         this.size = size;
@@ -216,6 +216,11 @@ export class Journal {
     /** The records present when the journal was opened (later appends are not added here). */
     get recordsAtOpen(): readonly Buffer[] {
         return this.loaded;
+    }
+
+    /** Lets go of the records read at open (the store replays them once; keeping them would hold the whole file in memory). */
+    releaseRecordsAtOpen(): void {
+        this.loaded = [];
     }
 
     get byteLength(): number {

@@ -84,15 +84,20 @@ export interface JournalStoreOptions {
     compactAtBytes?: number;
 }
 
+/** Called after a commit is applied, with its operations (`null`: the key was deleted). */
+export type CommitListener = (ops: ReadonlyArray<readonly [key: string, encoded: string | null]>) => void;
+
 export class JournalStore {
     private readonly state = new Map<string, string>();
     private liveBytes = 0;
+    private readonly listeners: CommitListener[] = [];
 
     private constructor(
         private readonly journal: Journal,
         private readonly compactAtBytes: number,
     ) {
         for (const record of journal.recordsAtOpen) this.apply(JSON.parse(record.toString('utf8')) as JournalEntry);
+        journal.releaseRecordsAtOpen();
     }
 
     static open(path: string, options: JournalStoreOptions = {}): JournalStore {
@@ -132,7 +137,26 @@ export class JournalStore {
         const entry: JournalEntry = { t: 'b', ops };
         this.journal.append(Buffer.from(JSON.stringify(entry)));
         this.apply(entry);
+        for (const listener of this.listeners) listener(ops);
         if (this.journal.byteLength > this.compactAtBytes && this.liveBytes * 2 < this.journal.byteLength) this.compact();
+    }
+
+    /**
+     * Calls `listener` after every commit (whoever made it), so a reader can keep its own index of
+     * the keys it cares about instead of scanning `keys()`.
+     */
+    onCommit(listener: CommitListener): void {
+        this.listeners.push(listener);
+    }
+
+    /** Number of keys held (all of them are in memory). */
+    get size(): number {
+        return this.state.size;
+    }
+
+    /** Bytes of the live state (keys and encoded values): what a compaction would write. */
+    get liveStateBytes(): number {
+        return this.liveBytes;
     }
 
     /** Convenience: stage with `fill`, then commit. */

@@ -225,6 +225,7 @@ async function assemble(
         model,
         inlineOutputMaxBytes: config.onchain.inlineOutputMaxBytes,
         settlementMin: config.settlement.minAmount,
+        settlementMaxPendingReceipts: config.settlement.maxPendingReceipts,
         pollIntervalMs: config.watcher.pollIntervalMs,
         metrics,
         log: wlog,
@@ -232,8 +233,7 @@ async function assemble(
     });
 
     // Finish what a crash left in flight: fast-path jobs journalled but not signed.
-    for (const record of journal.jobs()) {
-        if (record.kind !== 'fast' || (record.state !== 'intent' && record.state !== 'result')) continue;
+    for (const record of journal.openFastJobs()) {
         const channel = Address.parseRaw(record.channel);
         try {
             if (record.state === 'intent') runner.open(record.requestEnvelope, channel, record.seq);

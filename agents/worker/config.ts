@@ -99,6 +99,11 @@ export interface WorkerConfig {
     settlement: {
         /** Settle a channel when its best voucher exceeds what is settled by at least this much. */
         minAmount: bigint;
+        /**
+         * Settle also when this many receipts wait for a settlement, whatever their amount: the
+         * worker keeps every unsettled receipt in memory, so this bounds its memory per channel.
+         */
+        maxPendingReceipts: number;
     };
     onchain: {
         /** Commit outputs up to this size inline in CommitResult (the rest by hash, served over HTTP). */
@@ -348,9 +353,10 @@ export function parseWorkerConfig(
         issues.push({ path: 'limits.maxPromptBytes', message: `must be below http.maxBodyBytes (${http.maxBodyBytes}): the prompt travels inside the request body` });
     }
 
-    const settlementReader = top.sub('settlement', ['minAmount']);
+    const settlementReader = top.sub('settlement', ['minAmount', 'maxPendingReceipts']);
     const settlement = {
         minAmount: settlementReader.ton('minAmount', toNano('1'))!,
+        maxPendingReceipts: settlementReader.int('maxPendingReceipts', 1000, 1, 1_000_000)!,
     };
     const onchainReader = top.sub('onchain', ['inlineOutputMaxBytes']);
     const onchain = { inlineOutputMaxBytes: onchainReader.int('inlineOutputMaxBytes', 2048, 0, 64 * 1024)! };

@@ -106,6 +106,7 @@ export class FastPath {
             this.deps.metrics.jobs.inc({ path: 'fast', outcome: 'refused' });
             throw new ApiError('seq_used', `seq ${seq} of this channel was already used for a different input; use a new seq`);
         }
+        if (!existing) journal.assertNotRetired(channel, seq);
         if (existing?.state === 'signed') {
             this.deps.metrics.jobs.inc({ path: 'fast', outcome: 'repeat' });
             return { kind: 'repeat', answer: jobAnswer(existing) };
@@ -259,6 +260,9 @@ export class FastPath {
         const channel = parseAddressField({ channel: channelText }, 'channel');
         const seq = parseUintField({ seq: seqText }, 'seq');
         const record = this.deps.journal.job(channel, seq);
+        if (!record && this.deps.journal.isRetired(channel, seq)) {
+            throw new ApiError('not_found', `seq ${seq} of channel ${channel.toString()} was settled and its result pruned from this worker's journal`);
+        }
         if (!record || record.state !== 'signed') throw new ApiError('not_found', `no result yet for seq ${seq} of channel ${channel.toString()}`);
         return {
             seq: record.seq.toString(),

@@ -100,6 +100,8 @@ export interface OnchainDeps {
     model: bigint;
     inlineOutputMaxBytes: number;
     settlementMin: bigint;
+    /** Settle when this many receipts wait, even below `settlementMin` (bounds the journal's memory). */
+    settlementMaxPendingReceipts?: number;
     pollIntervalMs: number;
     metrics: WorkerMetrics;
     log: Logger;
@@ -232,7 +234,7 @@ export class OnchainService {
         switch (event.$$type) {
             case 'JobPosted': {
                 const key = jobKey(raw, event.seq);
-                if (batch.get(key)) return;
+                if (batch.get(key) || this.deps.journal.isRetired(raw, event.seq)) return;
                 let requestEnvelope: Buffer = Buffer.alloc(0);
                 let inputError: string | undefined;
                 if (event.model !== this.deps.model) inputError = 'the job names a model this worker does not serve';
@@ -299,7 +301,9 @@ export class OnchainService {
 
     private async passBody(): Promise<void> {
         const now = await this.deps.chain.now();
-        for (const record of this.deps.journal.jobs()) {
+        // What settled or ended since the last pass leaves memory (and, at the next compaction, the disk).
+        this.deps.journal.prune();
+        for (const record of this.deps.journal.openOnchainJobs()) {
             if (record.kind !== 'onchain' || !record.onchain) continue;
             try {
                 await this.advanceJob(record, now);
@@ -505,13 +509,14 @@ export class OnchainService {
         if (amount <= 0n) return undefined;
         const closing = snapshot.status === CHANNEL_CLOSING;
         if (snapshot.status !== CHANNEL_OPEN && !closing) return undefined;
-        if (!closing && amount < this.deps.settlementMin) return undefined;
+        const pendingReceipts = journal.unbatchedCount(raw);
+        if (!closing && amount < this.deps.settlementMin && pendingReceipts < (this.deps.settlementMaxPendingReceipts ?? Infinity)) return undefined;
         if (amount > snapshot.free) {
             log.warn('voucher-exceeds-channel', { channel: channel.toString(), amount, free: snapshot.free });
             return undefined;
         }
         // Receipts this voucher pays for: the unbatched ones, by seq, while their costs fit under it.
-        let paid = journal.jobs(raw).reduce((sum, j) => (j.kind === 'fast' && j.state === 'signed' && j.batch !== undefined ? sum + (j.cost ?? 0n) : sum), 0n);
+        let paid = journal.batchedCost(raw);
         const included: JobRecord[] = [];
         for (const job of journal.unbatchedReceipts(raw)) {
             if (paid + (job.cost ?? 0n) > voucher.cumulative) break;

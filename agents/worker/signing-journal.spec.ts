@@ -7,7 +7,7 @@ import { ed25519FromSeed, ed25519Sign } from '../core/ed25519';
 import { JournalStore } from '../store/store';
 import { receiptCell, verifyCell } from '../../wrappers/signed';
 import { ApiError, WorkerFatalError } from './errors';
-import { jobKey, JobRecord, SeqUsedError, SigningJournal } from './signing-journal';
+import { jobKey, JobRecord, SeqRetiredError, SeqUsedError, SigningJournal } from './signing-journal';
 
 const CHANNEL = new Address(0, Buffer.alloc(32, 3));
 const RAW = CHANNEL.toRawString();
@@ -103,6 +103,112 @@ describe('signing journal', () => {
         expect(journal.recordIntent(intent(5n, 1))).toMatchObject({ existing: false, record: { state: 'intent' } });
         expect(journal.reserved(RAW)).toBe(100n);
         expect(() => journal.recordIntent(intent(5n, 3))).toThrow(SeqUsedError);
+    });
+
+    /** One fast-path request as the agent journals it: intent, result, signature. */
+    const serve = (seq: bigint, input = 1) => {
+        journal.recordIntent(intent(seq, input));
+        journal.recordResult(RAW, seq, result(seq, Number(seq % 200n) + 1));
+        return journal.sign(RAW, seq, signer);
+    };
+    /** What the settlement does: batch the unbatched receipts under the voucher, confirm, prune. */
+    const settle = () => {
+        const receipts = journal.unbatchedReceipts(RAW);
+        const cumulative = journal.books(RAW).served;
+        journal.acceptVoucher(RAW, { cumulative, signature: Buffer.alloc(64, 1) });
+        const batch = journal.recordBatch({
+            channel: RAW,
+            cumulative,
+            voucherSignature: Buffer.alloc(64, 1),
+            root: Buffer.alloc(32),
+            count: receipts.length,
+            seqs: receipts.map((r) => r.seq),
+            final: false,
+            queryId: 1n,
+        });
+        journal.updateBatch(RAW, batch.index, 'confirmed');
+        journal.noteSettled(RAW, cumulative);
+        return journal.prune();
+    };
+
+    it('holds only unsettled jobs in memory: settled receipts are pruned, their seqs are never signed again, and the journal file stays small', () => {
+        store.close();
+        store = JournalStore.open(join(dir, 'worker.journal'), { compactAtBytes: 256 * 1024 });
+        journal = new SigningJournal(store, (e) => fatal.push(e));
+        let seq = 0n;
+        for (let round = 0; round < 40; round++) {
+            for (let i = 0; i < 50; i++) serve(++seq);
+            expect(journal.liveJobs).toBe(50);
+            expect(settle()).toBe(50);
+            // Nothing of the 50 settled jobs is left but the channel's books, its last batch and its retired seq.
+            expect(journal.liveJobs).toBe(0);
+            expect(store.size).toBeLessThanOrEqual(3);
+        }
+        // 2,000 jobs served: the books still count them all, and the receipts paid.
+        expect(journal.books(RAW)).toMatchObject({ receipts: 2000, served: 2000n * 70n, prunedCost: 2000n * 70n });
+        expect(journal.batchedCost(RAW)).toBe(2000n * 70n);
+        expect(journal.batches(RAW).map((b) => [b.index, b.state])).toEqual([[39, 'confirmed']]);
+        // The file was compacted as it went: far below the 2,000 jobs' history.
+        expect(store.journalBytes).toBeLessThan(2 * 256 * 1024);
+        // A pruned seq is refused whatever its input, also after a restart; a new one works.
+        reopen();
+        expect(journal.liveJobs).toBe(0);
+        expect(journal.retired(RAW).fast).toBe(2000n);
+        expect(() => journal.recordIntent(intent(1234n, 1))).toThrow(SeqRetiredError);
+        expect(() => journal.recordIntent(intent(2000n, 9))).toThrow(SeqRetiredError);
+        expect(() => journal.recordIntent(intent(1234n, 1))).toThrow(/use a new, higher seq/);
+        expect(journal.isRetired(RAW, 2001n)).toBe(false);
+        expect(serve(2001n).state).toBe('signed');
+    });
+
+    it('keeps a job below the retired seq that is still live, and drops the request envelope once a job is signed', () => {
+        journal.recordIntent(intent(1n));
+        serve(2n);
+        settle(); // batches seq 2 only: seq 1 is still running
+        expect(journal.retired(RAW).fast).toBe(2n);
+        expect(journal.isRetired(RAW, 1n)).toBe(false);
+        expect(journal.reserved(RAW)).toBe(100n);
+        journal.recordResult(RAW, 1n, result(1n, 3));
+        const signed = journal.sign(RAW, 1n, signer);
+        expect(signed.requestEnvelope).toHaveLength(0);
+        reopen();
+        expect(journal.job(RAW, 1n)).toMatchObject({ state: 'signed', requestEnvelope: Buffer.alloc(0) });
+        expect(journal.unbatchedReceipts(RAW).map((r) => r.seq)).toEqual([1n]);
+        expect(journal.openFastJobs()).toHaveLength(0);
+    });
+
+    it("does a request's journal work without touching past jobs: the records read per request do not grow with the jobs held", () => {
+        // Count every record the store decodes (get) or lists (keys) during one request's journal work.
+        let reads = 0;
+        const get = store.get.bind(store);
+        const keys = store.keys.bind(store);
+        store.get = ((key: string) => {
+            reads++;
+            return get(key);
+        }) as typeof store.get;
+        store.keys = ((prefix?: string) => {
+            const found = keys(prefix);
+            reads += found.length;
+            return found;
+        }) as typeof store.keys;
+        const oneRequest = (seq: bigint) => {
+            reads = 0;
+            // What the fast path asks of the journal per request: the money check, then the three records.
+            journal.books(RAW);
+            journal.reserved(RAW);
+            journal.isRetired(RAW, seq);
+            journal.job(RAW, seq);
+            serve(seq);
+            journal.unbatchedCount(RAW);
+            journal.acceptVoucher(RAW, { cumulative: journal.books(RAW).served, signature: Buffer.alloc(64, 2) });
+            return reads;
+        };
+        let seq = 0n;
+        const early = oneRequest(++seq);
+        for (let i = 0; i < 300; i++) serve(++seq); // unsettled: all of them stay live
+        const late = oneRequest(++seq);
+        expect(journal.liveJobs).toBe(302);
+        expect(late).toBe(early);
     });
 
     it('keeps the highest voucher across restarts and never lowers it', () => {

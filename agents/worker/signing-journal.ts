@@ -1,5 +1,6 @@
 import { Address, Cell } from '@ton/core';
-import { JournalStore, StoredValue, WriteBatch } from '../store/store';
+import { decodeValue, JournalStore, StoredValue, WriteBatch } from '../store/store';
+import { ONCHAIN_SEQ_BASE } from '../core/channel-objects';
 import { ApiError, JournalUnwritableError, WorkerFatalError } from './errors';
 
 /**
@@ -18,6 +19,15 @@ import { ApiError, JournalUnwritableError, WorkerFatalError } from './errors';
  * The only way to a signature is from a journalled `result` cell, and a (channel, seq) holds one
  * record whose input can never change: so one (channel, seq) can never get two different signed
  * Receipts, whatever crashes happen. Plaintext never reaches the journal (only envelopes and hashes).
+ *
+ * Bounded memory (docs/agents.md, "The worker's signing journal"): the store holds every live
+ * record in memory, so finished jobs leave it. A signed record drops its request envelope (only
+ * an unsigned job needs it, to run again). Fast-path jobs whose receipts a confirmed settlement
+ * paid, and on-chain jobs in a final stage, are pruned by `prune()`; the channel's `retired/`
+ * record keeps the highest pruned seq of each seq space, and any seq at or below it that is not
+ * live is refused (`SeqRetiredError`): a pruned (channel, seq) is never signed again. Per-request
+ * work uses an in-memory index (reservations, unbatched receipts, batches, open on-chain jobs),
+ * never a scan of past jobs.
  */
 export type JobState = 'intent' | 'result' | 'signed' | 'failed';
 export type JobKind = 'fast' | 'onchain';
@@ -85,6 +95,8 @@ export interface ChannelBooks {
     settled: bigint;
     /** Settlement batches created so far. */
     batches: number;
+    /** Sum of the costs of the receipts pruned after their settlement was confirmed. */
+    prunedCost?: bigint;
 }
 
 export interface SettlementBatch {
@@ -101,10 +113,62 @@ export interface SettlementBatch {
     createdAt: number;
 }
 
+/** The highest pruned seq of a channel, per seq space (fast path below 2^63, on-chain from 2^63). */
+export interface RetiredSeqs {
+    fast?: bigint;
+    onchain?: bigint;
+}
+
+/** On-chain stages after which the job needs nothing more from the worker. */
+const FINAL_STAGES: ReadonlySet<OnchainStage> = new Set(['finalized', 'expired', 'resolved', 'refused']);
+
+/** What the index keeps of a job: a few numbers, never its envelopes. */
+interface JobSummary {
+    kind: JobKind;
+    state: JobState;
+    maxCost: bigint;
+    cost: bigint;
+    batch?: number;
+    stage?: OnchainStage;
+}
+
+interface ChannelIndex {
+    jobs: Map<bigint, JobSummary>;
+    /** Sum of maxCost of fast-path jobs in intent or result. */
+    reserved: bigint;
+    /** Seqs of signed fast-path receipts in no batch. */
+    unbatched: Set<bigint>;
+    /** Sum of the costs of live signed fast-path receipts in a batch. */
+    batchedCost: bigint;
+    /** Indexes of the live batch records. */
+    batches: Set<number>;
+}
+
 const pad = (seq: bigint) => seq.toString().padStart(20, '0');
 export const jobKey = (channel: Address | string, seq: bigint) => `job/${typeof channel === 'string' ? channel : channel.toRawString()}/${pad(seq)}`;
 const booksKey = (channel: string) => `books/${channel}`;
 const batchKey = (channel: string, index: number) => `batch/${channel}/${String(index).padStart(10, '0')}`;
+const retiredKey = (channel: string) => `retired/${channel}`;
+const rawOf = (channel: Address | string) => (typeof channel === 'string' ? channel : channel.toRawString());
+
+function parseJobKey(key: string): { channel: string; seq: bigint } {
+    const cut = key.lastIndexOf('/');
+    return { channel: key.slice('job/'.length, cut), seq: BigInt(key.slice(cut + 1)) };
+}
+
+function parseBatchKey(key: string): { channel: string; index: number } {
+    const cut = key.lastIndexOf('/');
+    return { channel: key.slice('batch/'.length, cut), index: Number(key.slice(cut + 1)) };
+}
+
+function summarize(record: JobRecord): JobSummary {
+    return { kind: record.kind, state: record.state, maxCost: record.maxCost, cost: record.cost ?? 0n, batch: record.batch, stage: record.onchain?.stage };
+}
+
+/** A signed record no longer needs its request envelope (only an unsigned job runs again). */
+function slim(record: JobRecord): JobRecord {
+    return record.state === 'signed' && record.requestEnvelope.length > 0 ? { ...record, requestEnvelope: Buffer.alloc(0) } : record;
+}
 
 export class SeqUsedError extends ApiError {
     constructor(channel: string, seq: bigint) {
@@ -112,12 +176,106 @@ export class SeqUsedError extends ApiError {
     }
 }
 
+/** A seq the worker pruned after it was settled (or its on-chain job ended): it is never signed again. */
+export class SeqRetiredError extends ApiError {
+    constructor(channel: string, seq: bigint, floor: bigint) {
+        super(
+            'seq_used',
+            `seq ${seq} of channel ${channel} is at or below ${floor}, the highest seq this worker settled and pruned on it; ` +
+                'seqs are used once and in increasing order: use a new, higher seq',
+        );
+        this.name = 'SeqRetiredError';
+    }
+}
+
 export class SigningJournal {
+    private readonly index = new Map<string, ChannelIndex>();
+    private readonly bookChannels = new Set<string>();
+    private readonly retiredSeqs = new Map<string, RetiredSeqs>();
+    /** Keys of on-chain jobs not yet in a final stage (the maintenance pass walks these only). */
+    private readonly onchainOpen = new Set<string>();
+    /** Keys of fast-path jobs in intent or result (resumed after a restart). */
+    private readonly fastOpen = new Set<string>();
+    /** Channels with something to prune (a confirmed batch, an on-chain job in a final stage). */
+    private readonly prunable = new Set<string>();
+
     constructor(
         readonly store: JournalStore,
         /** Called once when a write fails: the agent must stop taking work. */
         private readonly onFatal: (error: WorkerFatalError) => void,
-    ) {}
+    ) {
+        // Built once at open; from then on every commit (also the watcher's) keeps it current.
+        for (const key of store.keys('job/')) this.indexJob(key, store.get<JobRecord>(key));
+        for (const key of store.keys('batch/')) this.indexBatch(key, store.get<SettlementBatch>(key));
+        for (const key of store.keys('books/')) this.bookChannels.add(key.slice('books/'.length));
+        for (const key of store.keys('retired/')) this.retiredSeqs.set(key.slice('retired/'.length), store.get<RetiredSeqs>(key)!);
+        store.onCommit((ops) => {
+            for (const [key, encoded] of ops) {
+                if (key.startsWith('job/')) this.indexJob(key, encoded === null ? undefined : decodeValue<JobRecord>(encoded));
+                else if (key.startsWith('batch/')) this.indexBatch(key, encoded === null ? undefined : decodeValue<SettlementBatch>(encoded));
+                else if (key.startsWith('books/')) {
+                    if (encoded === null) this.bookChannels.delete(key.slice('books/'.length));
+                    else this.bookChannels.add(key.slice('books/'.length));
+                } else if (key.startsWith('retired/')) {
+                    if (encoded === null) this.retiredSeqs.delete(key.slice('retired/'.length));
+                    else this.retiredSeqs.set(key.slice('retired/'.length), decodeValue<RetiredSeqs>(encoded));
+                }
+            }
+        });
+    }
+
+    private channelIndex(channel: string): ChannelIndex {
+        let entry = this.index.get(channel);
+        if (!entry) {
+            entry = { jobs: new Map(), reserved: 0n, unbatched: new Set(), batchedCost: 0n, batches: new Set() };
+            this.index.set(channel, entry);
+        }
+        return entry;
+    }
+
+    private indexJob(key: string, record: JobRecord | undefined): void {
+        const { channel, seq } = parseJobKey(key);
+        const entry = this.channelIndex(channel);
+        const old = entry.jobs.get(seq);
+        if (old) {
+            if (old.kind === 'fast' && (old.state === 'intent' || old.state === 'result')) entry.reserved -= old.maxCost;
+            if (old.kind === 'fast' && old.state === 'signed') {
+                if (old.batch === undefined) entry.unbatched.delete(seq);
+                else entry.batchedCost -= old.cost;
+            }
+        }
+        this.onchainOpen.delete(key);
+        this.fastOpen.delete(key);
+        if (!record) {
+            entry.jobs.delete(seq);
+            return;
+        }
+        const next = summarize(record);
+        entry.jobs.set(seq, next);
+        if (next.kind === 'fast') {
+            if (next.state === 'intent' || next.state === 'result') {
+                entry.reserved += next.maxCost;
+                this.fastOpen.add(key);
+            }
+            if (next.state === 'signed') {
+                if (next.batch === undefined) entry.unbatched.add(seq);
+                else entry.batchedCost += next.cost;
+            }
+        } else if (next.stage !== undefined) {
+            if (FINAL_STAGES.has(next.stage)) this.prunable.add(channel);
+            else this.onchainOpen.add(key);
+        }
+    }
+
+    private indexBatch(key: string, record: SettlementBatch | undefined): void {
+        const { channel, index } = parseBatchKey(key);
+        const entry = this.channelIndex(channel);
+        if (!record) entry.batches.delete(index);
+        else {
+            entry.batches.add(index);
+            if (record.state === 'confirmed') this.prunable.add(channel);
+        }
+    }
 
     /** Commits a batch; a failed write is fatal (nothing may be signed or answered without its record). */
     commit(fill: (batch: WriteBatch) => void): void {
@@ -148,21 +306,68 @@ export class SigningJournal {
         return this.store.keys(prefix).map((k) => this.store.get<JobRecord>(k)!);
     }
 
+    /** Jobs held in memory (live: open, unsettled, or settled but not yet pruned). */
+    get liveJobs(): number {
+        let n = 0;
+        for (const entry of this.index.values()) n += entry.jobs.size;
+        return n;
+    }
+
+    /** Fast-path jobs journalled but not signed (intent or result): what a restart must finish. */
+    openFastJobs(): JobRecord[] {
+        return [...this.fastOpen].map((k) => this.store.get<JobRecord>(k)!);
+    }
+
+    /** On-chain jobs not yet in a final stage (finalized, expired, resolved, refused). */
+    openOnchainJobs(): JobRecord[] {
+        return [...this.onchainOpen].sort().map((k) => this.store.get<JobRecord>(k)!);
+    }
+
     books(channel: Address | string): ChannelBooks {
-        const raw = typeof channel === 'string' ? channel : channel.toRawString();
+        const raw = rawOf(channel);
         return this.store.get<ChannelBooks>(booksKey(raw)) ?? { served: 0n, lastCost: 0n, receipts: 0, settled: 0n, batches: 0 };
     }
 
     /** Channels with books (every channel a fast-path job or voucher touched). */
     channelsWithBooks(): string[] {
-        return this.store.keys('books/').map((k) => k.slice('books/'.length));
+        return [...this.bookChannels].sort();
     }
 
     /** Money held for fast-path jobs of this channel that are running (intent or result, not yet signed). */
     reserved(channel: Address | string): bigint {
-        let sum = 0n;
-        for (const job of this.jobs(channel)) if (job.kind === 'fast' && (job.state === 'intent' || job.state === 'result')) sum += job.maxCost;
-        return sum;
+        return this.index.get(rawOf(channel))?.reserved ?? 0n;
+    }
+
+    /** The highest pruned seqs of a channel. */
+    retired(channel: Address | string): RetiredSeqs {
+        return this.retiredSeqs.get(rawOf(channel)) ?? {};
+    }
+
+    /** Whether (channel, seq) was pruned, or lies below a pruned seq of its seq space, and is not live: it may never be signed. */
+    isRetired(channel: Address | string, seq: bigint): boolean {
+        return this.retiredFloor(rawOf(channel), seq) !== undefined;
+    }
+
+    private retiredFloor(raw: string, seq: bigint): bigint | undefined {
+        const retired = this.retiredSeqs.get(raw);
+        if (!retired) return undefined;
+        const floor = seq >= ONCHAIN_SEQ_BASE ? retired.onchain : retired.fast;
+        if (floor === undefined || seq > floor) return undefined;
+        if (this.index.get(raw)?.jobs.has(seq)) return undefined;
+        return floor;
+    }
+
+    /** Throws `SeqRetiredError` for a retired (channel, seq). */
+    assertNotRetired(channel: Address | string, seq: bigint): void {
+        const raw = rawOf(channel);
+        const floor = this.retiredFloor(raw, seq);
+        if (floor !== undefined) throw new SeqRetiredError(raw, seq, floor);
+    }
+
+    /** Costs of the fast-path receipts already in a batch (pending or confirmed, pruned included). */
+    batchedCost(channel: Address | string): bigint {
+        const raw = rawOf(channel);
+        return (this.books(raw).prunedCost ?? 0n) + (this.index.get(raw)?.batchedCost ?? 0n);
     }
 
     /**
@@ -182,6 +387,7 @@ export class SigningJournal {
             }
             return { record: existing, existing: true };
         }
+        this.assertNotRetired(record.channel, record.seq);
         const fresh: JobRecord = { ...record, state: 'intent' };
         this.commit((b) => {
             b.put(key, fresh as unknown as StoredValue);
@@ -228,7 +434,7 @@ export class SigningJournal {
         if (record.state !== 'result' || !record.receipt) throw new Error(`job ${channel} seq ${seq} has no journalled receipt to sign (state ${record.state})`);
         const cell = Cell.fromBoc(record.receipt)[0];
         const signature = signer(cell.hash());
-        const signed: JobRecord = { ...record, state: 'signed', signature };
+        const signed: JobRecord = slim({ ...record, state: 'signed', signature });
         this.commit((b) => {
             b.put(key, signed as unknown as StoredValue);
             if (record.kind === 'fast') {
@@ -256,7 +462,7 @@ export class SigningJournal {
         const key = jobKey(channel, seq);
         const record = (batch ?? this.store).get<JobRecord>(key);
         if (!record) return undefined;
-        const next = change(record);
+        const next = slim(change(record));
         if (batch) batch.put(key, next as unknown as StoredValue);
         else this.commit((b) => b.put(key, next as unknown as StoredValue));
         return next;
@@ -286,9 +492,15 @@ export class SigningJournal {
         else this.commit((b) => b.put(booksKey(channel), next));
     }
 
+    /** Number of signed fast-path receipts of a channel not yet in a settlement batch. */
+    unbatchedCount(channel: string): number {
+        return this.index.get(channel)?.unbatched.size ?? 0;
+    }
+
     /** Signed fast-path receipts of a channel not yet in a settlement batch, by seq. */
     unbatchedReceipts(channel: string): JobRecord[] {
-        return this.jobs(channel).filter((j) => j.kind === 'fast' && j.state === 'signed' && j.batch === undefined);
+        const seqs = [...(this.index.get(channel)?.unbatched ?? [])].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+        return seqs.map((seq) => this.job(channel, seq)!);
     }
 
     /** Journals a settlement batch (before it is sent) and marks its receipts. */
@@ -306,8 +518,61 @@ export class SigningJournal {
         return record;
     }
 
+    /** The live settlement batches of a channel, by index (pruning keeps the last one). */
     batches(channel: string): SettlementBatch[] {
-        return this.store.keys(`batch/${channel}/`).map((k) => this.store.get<SettlementBatch>(k)!);
+        const indexes = [...(this.index.get(channel)?.batches ?? [])].sort((a, b) => a - b);
+        return indexes.map((i) => this.store.get<SettlementBatch>(batchKey(channel, i))!);
+    }
+
+    /**
+     * Forgets what no longer needs memory, in one commit per channel: the fast-path receipts of
+     * confirmed settlement batches (and those batches, but the channel's last one), and on-chain
+     * jobs in a final stage. The channel's `retired/` record keeps the highest pruned seq of each
+     * seq space, so none of them can be signed again; `books.prunedCost` keeps what the pruned
+     * receipts were worth. Returns the number of jobs pruned.
+     */
+    prune(): number {
+        let pruned = 0;
+        for (const channel of [...this.prunable]) {
+            this.prunable.delete(channel);
+            const entry = this.index.get(channel);
+            if (!entry) continue;
+            const batches = this.batches(channel);
+            const last = batches.at(-1);
+            const jobKeys: string[] = [];
+            let fastFloor: bigint | undefined;
+            let onchainFloor: bigint | undefined;
+            let cost = 0n;
+            const confirmed = new Set(batches.filter((b) => b.state === 'confirmed').map((b) => b.index));
+            for (const [seq, job] of entry.jobs) {
+                if (job.kind === 'fast' && job.state === 'signed' && job.batch !== undefined && confirmed.has(job.batch)) {
+                    cost += job.cost;
+                    if (fastFloor === undefined || seq > fastFloor) fastFloor = seq;
+                } else if (job.kind === 'onchain' && job.stage !== undefined && FINAL_STAGES.has(job.stage)) {
+                    if (onchainFloor === undefined || seq > onchainFloor) onchainFloor = seq;
+                } else continue;
+                jobKeys.push(jobKey(channel, seq));
+            }
+            const doneBatches = batches.filter((b) => b.state === 'confirmed' && b !== last);
+            if (jobKeys.length === 0 && doneBatches.length === 0) continue;
+            const retired = this.retired(channel);
+            this.commit((b) => {
+                for (const key of jobKeys) b.delete(key);
+                for (const batch of doneBatches) b.delete(batchKey(channel, batch.index));
+                if (fastFloor !== undefined || onchainFloor !== undefined) {
+                    const next: RetiredSeqs = { ...retired };
+                    if (fastFloor !== undefined && (next.fast === undefined || fastFloor > next.fast)) next.fast = fastFloor;
+                    if (onchainFloor !== undefined && (next.onchain === undefined || onchainFloor > next.onchain)) next.onchain = onchainFloor;
+                    b.put(retiredKey(channel), next as unknown as StoredValue);
+                }
+                if (cost > 0n) {
+                    const books = this.books(channel);
+                    b.put(booksKey(channel), { ...books, prunedCost: (books.prunedCost ?? 0n) + cost } as unknown as StoredValue);
+                }
+            });
+            pruned += jobKeys.length;
+        }
+        return pruned;
     }
 
     updateBatch(channel: string, index: number, state: SettlementBatch['state']): void {

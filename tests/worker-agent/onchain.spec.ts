@@ -140,7 +140,10 @@ describe('worker agent on-chain', () => {
         await agent.onchain.runOnce();
         expect(await incoming(client.address, OP_COMMIT_RESULT)).toHaveLength(1);
         expect(await incoming(wallet.address, OP_JOB_FINALIZED)).toHaveLength(1);
-        expect(agent.journal.job(client.address, seq)?.onchain?.stage).toBe('finalized');
+        // Finalized and paid: the job left the journal's memory, and its seq can never be signed again.
+        await until('the pruning', () => agent.journal.job(client.address, seq) === undefined);
+        expect(agent.journal.isRetired(client.address, seq)).toBe(true);
+        expect(agent.journal.openOnchainJobs().filter((j) => j.channel === client.address.toRawString())).toHaveLength(0);
     });
 
     it('commits an error answer with no tokens, rather than letting the job expire, when the posted input does not open', async () => {
@@ -161,17 +164,18 @@ describe('worker agent on-chain', () => {
     it('settles the best voucher with the batch root of the receipts it pays, once the amount is worth it', async () => {
         const client = await TestClient.open(world, agent, toNano('5'));
         // One job: 0.02 + 0.03 TON, below settlement.minAmount (0.5 TON): nothing is settled.
-        expect((await client.chat(1n, 'hi', 3)).status).toBe(200);
+        const first = await client.chat(1n, 'hi', 3);
+        expect(first.status).toBe(200);
         await agent.onchain.runOnce();
         expect((await client.channel.getState()).settled).toBe(0n);
         expect(await incoming(client.address, OP_SETTLE)).toHaveLength(0);
         // Enough jobs to pass it.
-        const receipts: Cell[] = [];
+        const receipts: Cell[] = [first.v!.cell];
         for (const seq of [2n, 3n, 4n]) {
             const r = await client.chat(seq, 'hi', 20);
             expect(r.status).toBe(200);
+            receipts.push(r.v!.cell);
         }
-        for (const seq of [1n, 2n, 3n, 4n]) receipts.push(Cell.fromBoc(agent.journal.job(client.address, seq)!.receipt!)[0]);
         await until('the settlement', async () => (await client.channel.getState()).settled === client.owed);
         await until('the confirmed batch', () => agent.journal.batches(client.address.toRawString()).some((b) => b.state === 'confirmed'));
         const settles = await incoming(client.address, OP_SETTLE);
@@ -190,6 +194,15 @@ describe('worker agent on-chain', () => {
         // Nothing more to settle: no second Settle.
         await agent.onchain.runOnce();
         expect(await incoming(client.address, OP_SETTLE)).toHaveLength(1);
+        // The settled receipts left the journal's memory; their seqs are refused from now on, whatever the input.
+        await until('the pruning', () => [1n, 2n, 3n, 4n].every((seq) => agent.journal.job(client.address, seq) === undefined));
+        expect(agent.journal.retired(client.address).fast).toBe(4n);
+        expect(agent.journal.batches(client.address.toRawString()).map((b) => b.state)).toEqual(['confirmed']);
+        const replay = await client.chat(2n, 'another input', 3, { pay: false });
+        expect(replay.status).toBe(409);
+        expect(replay.body.error.code).toBe('seq_used');
+        expect(replay.body.error.message).toMatch(/settled and pruned/);
+        expect((await client.chat(5n, 'hi', 3)).status).toBe(200);
     });
 
     it('settles at once, closing the channel, when its client asks to close', async () => {

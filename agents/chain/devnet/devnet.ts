@@ -15,14 +15,18 @@ import { TxId } from '../types';
  *
  * Data directory:
  * - `blocks.journal`: one checksummed, fsynced record per change ("block"): the transactions it
- *   produced, in execution order (the history `getTransactions` serves);
- * - `state.json`: the sandbox snapshot (accounts, lt, time, libraries) after the last block, and
- *   how many journal records it covers; replaced atomically (temp file + fsync + rename);
+ *   produced, in execution order (the history `getTransactions` serves), and the new state of
+ *   every account they changed, with the chain's lt: the block is committed once this record is
+ *   on disk;
+ * - `state.json`: the sandbox snapshot (accounts, lt, time, libraries) after some block, and how
+ *   many journal records it covers; replaced atomically (temp file + fsync + rename) at most once
+ *   per `snapshotIntervalMs` while blocks come, and on `close()`;
  * - `network-config.boc`: the blockchain config, written once.
  *
- * A change appends its block first, then replaces state.json. A crash between the two leaves a
- * journal record whose state was never saved; the next start drops it, so history and state
- * always agree.
+ * A start loads state.json and replays the account states of the blocks after it, so a crash at
+ * any point loses nothing that was committed. (Writing the whole snapshot after every block made
+ * the devnet build a string of every account per block: its peak RSS and its time per block grew
+ * with the chain.)
  */
 export const DEVNET_STATE_FORMAT = 'cocoon-devnet-state';
 export const DEVNET_STATE_VERSION = 1;
@@ -55,16 +59,24 @@ interface StateFile {
     snapshot: SerializableSnapshot;
 }
 
+type SerializableContract = SerializableSnapshot['contracts'][number];
+
 interface BlockRecord {
     seqno: number;
     time: number;
     txs: { account: string; boc: string }[];
+    /** The chain's lt after the block (absent in blocks written before account states were journalled). */
+    lt?: string;
+    /** The new state of every account the block's transactions changed. */
+    accounts?: SerializableContract[];
 }
 
 export interface DevnetOptions {
     dataDir: string;
     /** Largest faucet grant per request, nanoTON (default 10 000 TON). */
     faucetMax?: bigint;
+    /** Write state.json at most this often while blocks come (default 5 000 ms; 0: after every block). */
+    snapshotIntervalMs?: number;
 }
 
 export interface FeeEstimate {
@@ -79,6 +91,12 @@ export class Devnet {
     private closed = false;
     /** Set when a block could not be persisted: memory is then ahead of disk, so nothing more is served. */
     private failure: Error | undefined;
+    /** Blocks covered by state.json on disk (the rest are replayed from the journal at start). */
+    private snapshotBlocks: number;
+    private snapshotTimer: NodeJS.Timeout | undefined;
+    private snapshotIntervalMs = 5_000;
+    /** Chain time of the last committed block. */
+    private lastBlockTime = 0;
 
     private constructor(
         readonly dataDir: string,
@@ -90,7 +108,9 @@ export class Devnet {
         readonly faucetMax: bigint,
         /** True when this start found and dropped a block whose state a crash never saved. */
         readonly recoveredFromCrash: boolean,
-    ) {}
+    ) {
+        this.snapshotBlocks = blocks;
+    }
 
     static async open(options: DevnetOptions): Promise<Devnet> {
         const dataDir = resolve(options.dataDir);
@@ -109,7 +129,9 @@ export class Devnet {
                 chain.tick();
                 const faucet = await blockchain.treasury(FAUCET_SEED, { balance: FAUCET_BALANCE });
                 const devnet = new Devnet(dataDir, chain, journal, faucet, 0, 0, faucetMax, false);
-                devnet.commitBlock(true);
+                devnet.snapshotIntervalMs = options.snapshotIntervalMs ?? devnet.snapshotIntervalMs;
+                await devnet.commitBlock(true);
+                devnet.writeSnapshot();
                 return devnet;
             }
             const state = readState(statePath);
@@ -120,24 +142,52 @@ export class Devnet {
                         'Delete the directory to start a fresh devnet.',
                 );
             }
-            const recovered = records.length > state.blocks;
-            if (recovered) journal.truncateToRecords(state.blocks);
+            // Blocks after the snapshot carry the accounts they changed: replay them onto it. A block
+            // from before that format (no account states) cannot be replayed and is dropped, as before.
+            const blocks = records.map((record) => JSON.parse(record.toString('utf8')) as BlockRecord);
+            let usable = blocks.length;
+            for (let i = state.blocks; i < blocks.length; i++) {
+                if (blocks[i].accounts === undefined || blocks[i].lt === undefined) {
+                    usable = i;
+                    break;
+                }
+            }
+            const recovered = usable < blocks.length;
+            if (recovered) journal.truncateToRecords(usable);
+            journal.releaseRecordsAtOpen();
+            const contracts = new Map(state.snapshot.contracts.map((c) => [c.address, c]));
+            let lt = state.snapshot.lt;
+            let time = state.time;
+            let seqno = state.seqno;
+            for (const block of blocks.slice(state.blocks, usable)) {
+                for (const account of block.accounts!) contracts.set(account.address, account);
+                lt = block.lt!;
+                time = block.time;
+                seqno = block.seqno;
+            }
             const config = Cell.fromBoc(readFileSync(configPath))[0];
             const blockchain = await Blockchain.create({ config });
-            await blockchain.loadFrom(snapshotFromSerializable({ ...state.snapshot, networkConfig: config.toBoc().toString('base64'), transactions: [] }));
+            await blockchain.loadFrom(
+                snapshotFromSerializable({ ...state.snapshot, contracts: [...contracts.values()], lt, networkConfig: config.toBoc().toString('base64'), transactions: [] }),
+            );
             const chain = new SandboxChain(blockchain, { clock: 'wall', drainSandboxTransactions: true });
-            for (const record of records.slice(0, state.blocks)) {
-                const block = JSON.parse(record.toString('utf8')) as BlockRecord;
+            for (const block of blocks.slice(0, usable)) {
                 for (const { account, boc } of block.txs) {
                     chain.index.add(Address.parseRaw(account), loadTransaction(Cell.fromBase64(boc).beginParse()));
                 }
             }
-            chain.minimumTime = state.time;
+            chain.minimumTime = time;
             chain.tick();
             const faucet = await blockchain.treasury(FAUCET_SEED, { balance: FAUCET_BALANCE });
             if (!faucet.address.equals(Address.parse(state.faucet))) throw new DevnetStateError('devnet faucet address changed; the data directory is from another version');
             chain.takeNewTransactions();
-            return new Devnet(dataDir, chain, journal, faucet, state.blocks, state.seqno, faucetMax, recovered);
+            const devnet = new Devnet(dataDir, chain, journal, faucet, usable, seqno, faucetMax, recovered);
+            devnet.snapshotBlocks = state.blocks;
+            devnet.lastBlockTime = time;
+            devnet.snapshotIntervalMs = options.snapshotIntervalMs ?? devnet.snapshotIntervalMs;
+            // Fold the replayed blocks into state.json now, so the next start replays nothing.
+            if (usable > state.blocks) devnet.writeSnapshot();
+            return devnet;
         } catch (error) {
             journal.close();
             throw error;
@@ -162,7 +212,7 @@ export class Devnet {
                 return await operation();
             } finally {
                 try {
-                    this.commitBlock(false);
+                    await this.commitBlock(false);
                 } catch (error) {
                     this.failure = error as Error;
                     throw error;
@@ -228,33 +278,89 @@ export class Devnet {
     async close(): Promise<void> {
         await this.queue;
         this.closed = true;
-        this.journal.close();
+        if (this.snapshotTimer) clearTimeout(this.snapshotTimer);
+        this.snapshotTimer = undefined;
+        try {
+            // A clean stop leaves state.json covering every block (nothing to replay at the next start).
+            if (!this.failure && this.snapshotBlocks < this.blocks) this.writeSnapshot();
+        } finally {
+            this.journal.close();
+        }
     }
 
-    private commitBlock(force: boolean): void {
+    /** Blocks committed but not yet in state.json (replayed from blocks.journal after a crash). */
+    get blocksSinceSnapshot(): number {
+        return this.blocks - this.snapshotBlocks;
+    }
+
+    /** Commits the transactions of the operation just run as one block: its journal record is the commit point. */
+    private async commitBlock(force: boolean): Promise<void> {
         const fresh = this.chain.takeNewTransactions();
         if (fresh.length === 0 && !force) return;
         const time = this.chain.tick();
         const seqno = this.seqnoValue + 1;
+        const blockchain = this.chain.blockchain;
+        const touched = [...new Set(fresh.map(({ account }) => account.toRawString()))];
+        const contracts = await Promise.all(touched.map(async (raw) => (await blockchain.getContract(Address.parseRaw(raw))).snapshot()));
+        const serialized = snapshotToSerializable({
+            contracts,
+            networkConfig: '',
+            lt: blockchain.lt,
+            verbosity: blockchain.verbosity,
+            nextCreateWalletIndex: 0,
+            autoDeployLibs: false,
+            transactions: [],
+        });
         const record: BlockRecord = {
             seqno,
             time,
             txs: fresh.map(({ account, tx }) => ({ account: account.toRawString(), boc: tx.raw.toBoc().toString('base64') })),
+            lt: serialized.lt,
+            accounts: serialized.contracts,
         };
         this.journal.append(Buffer.from(JSON.stringify(record)));
+        this.blocks += 1;
+        this.seqnoValue = seqno;
+        this.lastBlockTime = time;
+        this.scheduleSnapshot();
+    }
+
+    private scheduleSnapshot(): void {
+        if (this.snapshotIntervalMs <= 0) {
+            this.writeSnapshot();
+            return;
+        }
+        if (this.snapshotTimer) return;
+        this.snapshotTimer = setTimeout(() => {
+            this.snapshotTimer = undefined;
+            // Between two requests, never in the middle of one: the snapshot is of a whole block.
+            this.queue = this.queue.then(() => {
+                if (this.closed || this.failure || this.snapshotBlocks === this.blocks) return;
+                try {
+                    this.writeSnapshot();
+                } catch (error) {
+                    // The journal holds every block: a failed snapshot only means more to replay at the next start.
+                    process.emitWarning(`devnet: could not write state.json (${(error as Error).message}); blocks.journal still holds every block`);
+                }
+            });
+        }, this.snapshotIntervalMs);
+        this.snapshotTimer.unref();
+    }
+
+    /** Replaces state.json with the whole state after the last committed block (atomic rename). */
+    private writeSnapshot(): void {
         const snapshot = this.chain.blockchain.snapshot();
         const state: StateFile = {
             format: DEVNET_STATE_FORMAT,
             version: DEVNET_STATE_VERSION,
-            seqno,
-            blocks: this.blocks + 1,
-            time,
+            seqno: this.seqnoValue,
+            blocks: this.blocks,
+            time: this.lastBlockTime,
             faucet: this.faucetWallet.address.toRawString(),
             snapshot: snapshotToSerializable({ ...snapshot, networkConfig: '', transactions: [] }),
         };
         writeFileAtomic(join(this.dataDir, 'state.json'), JSON.stringify(state));
-        this.blocks += 1;
-        this.seqnoValue = seqno;
+        this.snapshotBlocks = this.blocks;
     }
 }
 
