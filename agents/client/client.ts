@@ -461,7 +461,7 @@ export class CocoonClient {
                 continue;
             }
             try {
-                return await this.fastPath(request, modelHash, candidate, channel);
+                return await this.fastPathCatchingUp(request, modelHash, candidate, channel);
             } catch (error) {
                 // A refusal (no credit, channel not open) may come from a state this client reused: read it afresh next time.
                 if (error instanceof WorkerRequestError) this.channels.forget(channel.address);
@@ -493,6 +493,31 @@ export class CocoonClient {
         }
         const maxCost = jobCost(candidate.prices, promptTokenBound(input, request.messages.length), BigInt(maxTokens));
         return { maxTokens, input, maxCost };
+    }
+
+    /**
+     * fastPath, tried again (up to twice) when the worker refuses for credit (402) while vouchers
+     * of this client are still on their way: with several requests in flight on one channel, the
+     * worker may count answers whose vouchers have not arrived yet. The retry first waits for the
+     * pending delivery and sends the latest voucher; a refusal for want of deposit just repeats.
+     */
+    private async fastPathCatchingUp(request: ChatRequest, modelHash: string, candidate: Candidate, channel: ChannelRecord): Promise<ChatResult> {
+        for (let attempt = 0; ; attempt++) {
+            try {
+                return await this.fastPath(request, modelHash, candidate, channel);
+            } catch (error) {
+                if (!(error instanceof WorkerRequestError && error.status === 402 && error.workerCode === 'payment_required') || attempt >= 2) throw error;
+                const pending = this.voucherDeliveries.has(channel.address.toRawString());
+                await this.voucherDelivered(channel.address);
+                const record = this.ledger.channel(channel.address);
+                const undelivered = !!record?.voucher && record.deliveredCumulative < record.voucher.cumulative;
+                // Nothing was on its way and nothing is left to send: the refusal is about the deposit.
+                if (!pending && !undelivered) throw error;
+                if (undelivered) await this.deliverVoucher(record!, candidate.worker.endpoint).catch(() => undefined);
+                this.log({ event: 'client-credit-retry', channel: channel.address.toString(), attempt: attempt + 1 });
+                channel = this.ledger.channel(channel.address) ?? channel;
+            }
+        }
     }
 
     private async fastPath(request: ChatRequest, modelHash: string, candidate: Candidate, channel: ChannelRecord): Promise<ChatResult> {

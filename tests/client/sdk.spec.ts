@@ -93,6 +93,27 @@ describe('the client SDK against a real worker agent', () => {
         }
     });
 
+    it('serves several requests in flight on one channel; the worker ends up holding the voucher for every answer', async () => {
+        const client = await newClient('concurrent');
+        try {
+            // Open the channel first, then four requests at once (the worker runs one and queues four).
+            await client.chat({ model: world.modelHash, messages: [{ role: 'user', content: 'hi' }], max_tokens: 8 });
+            const results = await Promise.all(
+                Array.from({ length: 4 }, (_, i) => client.chat({ model: world.modelHash, messages: [{ role: 'user', content: `question ${i}` }], max_tokens: 8 })),
+            );
+            expect(results.every((r) => r.path === 'fast')).toBe(true);
+            const channel = results[0].channel;
+            await client.voucherDelivered(channel);
+            const record = client.ledger.channel(channel)!;
+            expect(client.ledger.receipts(channel)).toHaveLength(5);
+            // Every answer is paid for, and the worker holds the voucher for all of them.
+            expect(record.voucher!.cumulative).toBe(record.owed);
+            expect(record.deliveredCumulative).toBe(record.owed);
+        } finally {
+            await client.close();
+        }
+    });
+
     it('streams the answer piece by piece and checks that the pieces are what the receipt signs', async () => {
         const client = await newClient('stream');
         try {
