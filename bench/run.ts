@@ -241,7 +241,10 @@ function memorySection(s: StackReport): string {
     const served = s.leak[0]?.requests ?? 0;
     L.push('',
         `**Leak check.** ${n(served)} fast-path requests through client server → worker agent in ${s.leakSeconds.toFixed(0)} s (backend (a) answering at once, ` +
-            `${s.leakRefusals} credit refusals retried; the target was ${n(s.leakTarget)} requests, capped by time: at the agents' measured rate the target does not fit in the run), ` +
+            `${s.leakRefusals} credit refusals retried; ` +
+            (served >= s.leakTarget
+                ? `the target of ${n(s.leakTarget)} requests reached within the time cap), `
+                : `the target was ${n(s.leakTarget)} requests, capped by time: at the agents' measured rate the target does not fit in the run), `) +
             `after a warm-up of ${n(s.leakWarmup.requests)} requests (${s.leakWarmup.seconds.toFixed(0)} s). After the warm-up, and after every tenth of the run (of the requests or of the time cap, whichever first), the bench ` +
             'makes each process run a full GC (`node --expose-gc`, SIGUSR2 handled by `bench/roles/gc-hook.js`) and reads its heap and RSS. ' +
             'The slope is the least-squares fit over those points.',
