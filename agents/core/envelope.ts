@@ -27,8 +27,9 @@ import { naclBoxKey, X25519Backend, x25519FromSecret, x25519Generate, X25519KeyP
  * and are repeated inside the authenticated plaintext: moving a ciphertext to another channel
  * or job (or relabelling it) is detected after decryption and refused as a replay.
  *
- * Two backends produce identical bytes: `tweetnacl` (default) and `native` (node:crypto X25519
- * for the key agreement, tweetnacl's XSalsa20-Poly1305 for the rest; several times faster).
+ * Two backends produce identical bytes: `native` (default: node:crypto X25519
+ * for the key agreement, tweetnacl's XSalsa20-Poly1305 for the rest; several times faster) and `tweetnacl`
+ * (pure JS, the reference; the known-answer tests check both).
  */
 export const ENVELOPE_VERSION = 1;
 export const ENVELOPE_KIND_REQUEST = 1;
@@ -214,7 +215,7 @@ export interface SealedRequest {
 
 /** Client side: seal a prompt to an enclave for one (channel, seq). */
 export function sealRequest(payload: Buffer, options: SealRequestOptions): SealedRequest {
-    const backend = options.backend ?? 'tweetnacl';
+    const backend = options.backend ?? 'native';
     const ephemeral = options.ephemeral ?? x25519Generate(backend === 'native' ? 'native' : 'tweetnacl');
     const envelope = seal('request', payload, options.context, ephemeral, options.recipientKey, backend, options.nonce ?? randomBytes(24));
     return { envelope, replyKeyPair: ephemeral };
@@ -232,7 +233,7 @@ export function openRequest(
     envelope: Buffer,
     options: { recipientSecretKey: Buffer; expect: EnvelopeContext; backend?: EnvelopeBackend },
 ): OpenedRequest {
-    const { payload, senderKey } = open('request', envelope, options.expect, options.recipientSecretKey, options.backend ?? 'tweetnacl');
+    const { payload, senderKey } = open('request', envelope, options.expect, options.recipientSecretKey, options.backend ?? 'native');
     return { payload, context: options.expect, replyTo: senderKey };
 }
 
@@ -247,7 +248,7 @@ export function sealResponse(
         nonce?: Buffer;
     },
 ): Buffer {
-    const backend = options.backend ?? 'tweetnacl';
+    const backend = options.backend ?? 'native';
     const sender = x25519FromSecret(options.senderSecretKey, backend === 'native' ? 'native' : 'tweetnacl');
     return seal('response', payload, options.context, sender, options.replyTo, backend, options.nonce ?? randomBytes(24));
 }
@@ -259,5 +260,5 @@ export function openResponse(
 ): Buffer {
     const peeked = peekEnvelope(envelope);
     if (!peeked.senderKey.equals(options.expectedSenderKey)) throw new EnvelopeWrongSenderError();
-    return open('response', envelope, options.expect, options.replySecretKey, options.backend ?? 'tweetnacl').payload;
+    return open('response', envelope, options.expect, options.replySecretKey, options.backend ?? 'native').payload;
 }
