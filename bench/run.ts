@@ -187,7 +187,7 @@ function fastPathSection(s: StackReport, o: Record<string, number>, crypto: Retu
         'OpenAI-compatible server (`bench/roles/client-server.ts`: `CocoonClient` pinned to that worker behind `startClientServer`). The bench',
         'sends the same `POST /v1/chat/completions` (non-streaming, `[{user: "hi"}]`) to the same backend two ways: **directly**, and **through',
         'the agents** (client SDK: channel check, sealing to the enclave key, worker agent: open, run, journal, sign the receipt; client: open the',
-        'answer, verify the receipt, sign a voucher, which is delivered in the background before the next request). Backends:',
+        'answer, verify the receipt, sign a voucher, which travels with the next request on the channel, or on its own after 50 ms). Backends:',
         '',
         `- (a) the fixed-pace OpenAI-compatible server (\`agents/inference/testing/fake-openai-server.ts\`): ${o.answerChars} tokens, ${o.chunkDelayMs} ms apart; directly = HTTP to it.`,
         '  An answer in about 0.1 s is faster than any real model serves one, so this row shows the agents\' fixed cost per request at its starkest;',

@@ -78,6 +78,7 @@ export async function openClient(config: ClientConfig, io: CliIo): Promise<Cocoo
         fallback: config.fallback,
         pollIntervalMs: config.pollIntervalMs,
         channelViewCacheMs: config.channelViewCacheMs,
+        voucherDelayMs: config.voucherDelayMs,
         log: (entry) => {
             const { event, ...fields } = entry;
             log.info(String(event ?? 'client'), fields);

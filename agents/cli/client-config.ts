@@ -31,6 +31,7 @@ export interface ClientConfig {
     fallback: { enabled: boolean; deadlineSeconds: number };
     pollIntervalMs: number;
     channelViewCacheMs: number;
+    voucherDelayMs: number;
     server: { host: string; port: number; apiKey?: string; maxBodyBytes: number; maxConcurrent: number; requestTimeoutMs: number };
     logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
@@ -87,7 +88,7 @@ export function parseClientConfig(
     const issues: ConfigIssue[] = [];
     const top = new ConfigFields(issues, raw as Obj, '', [
         '$comment', 'network', 'chain', 'root', 'wallet', 'stateDir', 'attestation', 'models', 'workers', 'autoDeposit', 'autoTopUp',
-        'requestTimeoutMs', 'reverifySeconds', 'fallback', 'pollIntervalMs', 'channelViewCacheMs', 'server', 'logLevel',
+        'requestTimeoutMs', 'reverifySeconds', 'fallback', 'pollIntervalMs', 'channelViewCacheMs', 'voucherDelayMs', 'server', 'logLevel',
     ]);
     const network: NetworkName = overrides.network ?? top.oneOf('network', NETWORKS, 'devnet');
     if (network === 'local') issues.push({ path: 'network', message: 'the client cannot reach network "local" (the in-process chain of `cocoon worker start --network local`); use devnet, testnet or mainnet' });
@@ -190,6 +191,7 @@ export function parseClientConfig(
         fallback: { enabled: fallbackFields.bool('enabled', true), deadlineSeconds: fallbackFields.int('deadlineSeconds', 300, 10, 86_400) },
         pollIntervalMs: top.int('pollIntervalMs', network === 'devnet' ? 500 : 3000, 10, 600_000),
         channelViewCacheMs: top.int('channelViewCacheMs', 2000, 0, 600_000),
+        voucherDelayMs: top.int('voucherDelayMs', 50, 0, 60_000),
         server: {
             host: serverFields.string('host', '127.0.0.1')!,
             port: overrides.port ?? serverFields.int('port', 8787, 0, 65535),

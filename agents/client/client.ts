@@ -66,6 +66,11 @@ export interface CocoonClientOptions {
     pollIntervalMs?: number;
     /** How long a channel's state may be reused between fast-path requests, ms (default 2000; 0 = read it every time). */
     channelViewCacheMs?: number;
+    /**
+     * How long the voucher for an answer waits for the channel's next request to carry it before it
+     * is sent on its own (POST /v1/vouchers), ms (default 50).
+     */
+    voucherDelayMs?: number;
     voucherKeys?: VoucherKeySource;
     log?: (entry: Record<string, unknown>) => void;
 }
@@ -169,10 +174,13 @@ export class CocoonClient {
     private refreshing: Promise<void> | undefined;
     private closed = false;
     /**
-     * Per channel, the delivery of the voucher for its last answer, which runs after chat()
-     * returns: the next request on that channel (and closeChannel, close) waits for it first, so
-     * the worker never waits on credit and the caller does not wait for a second round trip.
+     * The voucher for an answer travels with the channel's next job request; when none comes
+     * within `voucherDelayMs`, it is sent on its own. Per channel: the pending timer, the highest
+     * voucher a job request on its way carries, and the delivery (POST /v1/vouchers) under way,
+     * which closeChannel and close wait for.
      */
+    private readonly voucherTimers = new Map<string, { timer: NodeJS.Timeout; channel: Address; endpoint: string }>();
+    private readonly voucherCarried = new Map<string, bigint>();
     private readonly voucherDeliveries = new Map<string, Promise<void>>();
 
     private constructor(
@@ -496,26 +504,28 @@ export class CocoonClient {
     }
 
     /**
-     * fastPath, tried again (up to twice) when the worker refuses for credit (402) while vouchers
-     * of this client are still on their way: with several requests in flight on one channel, the
-     * worker may count answers whose vouchers have not arrived yet. The retry first waits for the
-     * pending delivery and sends the latest voucher; a refusal for want of deposit just repeats.
+     * fastPath, tried again (up to twice) when the worker refuses for credit (402) while a newer
+     * voucher exists than the one the request carried (with several requests in flight on one
+     * channel, the worker may count answers whose vouchers were signed after the request left; the
+     * retry carries the newest), or refuses the seq as used (409 `seq_used`: a new seq is taken).
      */
     private async fastPathCatchingUp(request: ChatRequest, modelHash: string, candidate: Candidate, channel: ChannelRecord): Promise<ChatResult> {
         for (let attempt = 0; ; attempt++) {
+            const latestBefore = this.ledger.channel(channel.address)?.voucher?.cumulative ?? 0n;
             try {
                 return await this.fastPath(request, modelHash, candidate, channel);
             } catch (error) {
+                if (error instanceof WorkerRequestError && error.status === 409 && error.workerCode === 'seq_used' && attempt < 2) {
+                    // The worker saw this seq already (our ledger lost its last seqs to a power cut): the next attempt takes a new one.
+                    this.log({ event: 'client-seq-retry', channel: channel.address.toString(), attempt: attempt + 1 });
+                    continue;
+                }
                 if (!(error instanceof WorkerRequestError && error.status === 402 && error.workerCode === 'payment_required') || attempt >= 2) throw error;
-                const pending = this.voucherDeliveries.has(channel.address.toRawString());
-                await this.voucherDelivered(channel.address);
                 const record = this.ledger.channel(channel.address);
-                const undelivered = !!record?.voucher && record.deliveredCumulative < record.voucher.cumulative;
-                // Nothing was on its way and nothing is left to send: the refusal is about the deposit.
-                if (!pending && !undelivered) throw error;
-                if (undelivered) await this.deliverVoucher(record!, candidate.worker.endpoint).catch(() => undefined);
+                // No voucher newer than what this request carried (or the worker held): the refusal is about the deposit.
+                if ((record?.voucher?.cumulative ?? 0n) <= latestBefore) throw error;
                 this.log({ event: 'client-credit-retry', channel: channel.address.toString(), attempt: attempt + 1 });
-                channel = this.ledger.channel(channel.address) ?? channel;
+                channel = record ?? channel;
             }
         }
     }
@@ -525,12 +535,10 @@ export class CocoonClient {
         if (!prices) throw new ChannelError(`channel ${channel.address.toString()} has no price for model ${modelHash} (the worker priced it after the channel opened)`);
         const { maxTokens, input, maxCost } = this.limitsFor(request, { ...candidate, prices });
         const limit = await this.ensureFunds(channel, maxCost);
-        await this.voucherDelivered(channel.address);
         channel = this.ledger.channel(channel.address) ?? channel;
-        // An earlier voucher the worker has not confirmed goes first, so it never waits on credit.
-        if (channel.voucher && channel.deliveredCumulative < channel.voucher.cumulative) {
-            await this.deliverVoucher(channel, candidate.worker.endpoint).catch(() => undefined);
-        }
+        const key = channel.address.toRawString();
+        // The voucher for earlier answers that the worker has not confirmed travels with this request, so the worker never waits on credit.
+        const carried = channel.voucher && channel.deliveredCumulative < channel.voucher.cumulative ? channel.voucher : undefined;
         const seq = this.ledger.allocateSeq(channel.address);
         const context = { channel: channel.address, seq };
         const sealed = sealRequest(input, { recipientKey: channel.encryptionKey, context });
@@ -539,7 +547,9 @@ export class CocoonClient {
             seq: seq.toString(),
             model: modelHash,
             envelope: sealed.envelope.toString('base64'),
+            ...(carried ? { voucher: { cumulative: carried.cumulative.toString(), signature: carried.signature.toString('base64') } } : {}),
         };
+        if (carried && carried.cumulative > (this.voucherCarried.get(key) ?? -1n)) this.voucherCarried.set(key, carried.cumulative);
         const expected = {
             channel: channel.address,
             seq,
@@ -556,21 +566,29 @@ export class CocoonClient {
         let answer;
         let streamed = '';
         const timeoutMs = this.options.requestTimeoutMs ?? 120_000;
-        if (request.onDelta) {
-            for await (const event of streamJob(candidate.worker.endpoint, body, { timeoutMs, signal: request.signal })) {
-                if (event.event === 'chunk') {
-                    const delta = this.openChunk(event.data.envelope, expected);
-                    streamed += delta;
-                    if (delta) request.onDelta(delta);
-                } else if (event.event === 'receipt') {
-                    answer = event.data;
-                } else if (event.event === 'error') {
-                    throw new WorkerRequestError(502, event.data.code, `worker ${candidate.worker.endpoint} failed mid-stream: ${event.data.message}`);
+        try {
+            if (request.onDelta) {
+                for await (const event of streamJob(candidate.worker.endpoint, body, { timeoutMs, signal: request.signal })) {
+                    if (event.event === 'chunk') {
+                        const delta = this.openChunk(event.data.envelope, expected);
+                        streamed += delta;
+                        if (delta) request.onDelta(delta);
+                    } else if (event.event === 'receipt') {
+                        answer = event.data;
+                    } else if (event.event === 'error') {
+                        throw new WorkerRequestError(502, event.data.code, `worker ${candidate.worker.endpoint} failed mid-stream: ${event.data.message}`);
+                    }
                 }
+                if (!answer) throw new WorkerRequestError(502, 'stream_cut', `worker ${candidate.worker.endpoint} ended the stream without a receipt`);
+            } else {
+                answer = await postJob(candidate.worker.endpoint, body, { timeoutMs, signal: request.signal });
             }
-            if (!answer) throw new WorkerRequestError(502, 'stream_cut', `worker ${candidate.worker.endpoint} ended the stream without a receipt`);
-        } else {
-            answer = await postJob(candidate.worker.endpoint, body, { timeoutMs, signal: request.signal });
+        } catch (error) {
+            // The voucher it carried may not have arrived: send it on its own.
+            if (carried) this.scheduleVoucher(channel.address, candidate.worker.endpoint);
+            throw error;
+        } finally {
+            if (carried && this.voucherCarried.get(key) === carried.cumulative) this.voucherCarried.delete(key);
         }
         const verified = verifyJobAnswer(answer, expected);
         if (request.onDelta && streamed !== verified.output.content) {
@@ -586,13 +604,9 @@ export class CocoonClient {
             { seq, cell: verified.receiptCell.toBoc(), signature: verified.signature, cost: verified.cost },
             this.voucherKeys.keyFor(channel.address),
             limit,
+            carried?.cumulative,
         );
-        const key = channel.address.toRawString();
-        const delivery = this.deliverVoucher(this.ledger.channel(channel.address)!, candidate.worker.endpoint).catch(() => undefined);
-        this.voucherDeliveries.set(key, delivery);
-        void delivery.then(() => {
-            if (this.voucherDeliveries.get(key) === delivery) this.voucherDeliveries.delete(key);
-        });
+        this.scheduleVoucher(channel.address, candidate.worker.endpoint);
         this.log({
             event: 'client-job-done',
             path: 'fast',
@@ -846,11 +860,41 @@ export class CocoonClient {
         return { finalized, expired };
     }
 
+    /** Sends the channel's latest voucher after `voucherDelayMs`, unless a job request carries it by then. */
+    private scheduleVoucher(channel: Address, endpoint: string): void {
+        const key = channel.toRawString();
+        if (this.voucherTimers.has(key) || this.closed) return;
+        const timer = setTimeout(() => {
+            this.voucherTimers.delete(key);
+            const record = this.ledger.channel(channel);
+            if (!record?.voucher || record.deliveredCumulative >= record.voucher.cumulative) return;
+            if ((this.voucherCarried.get(key) ?? -1n) >= record.voucher.cumulative) return;
+            this.startDelivery(key, record, endpoint);
+        }, this.options.voucherDelayMs ?? 50);
+        this.voucherTimers.set(key, { timer, channel, endpoint });
+    }
+
+    private startDelivery(key: string, record: ChannelRecord, endpoint: string): void {
+        const delivery = this.deliverVoucher(record, endpoint).catch(() => undefined);
+        this.voucherDeliveries.set(key, delivery);
+        void delivery.then(() => {
+            if (this.voucherDeliveries.get(key) === delivery) this.voucherDeliveries.delete(key);
+        });
+    }
+
     /**
-     * Resolves once the voucher for the last answer on `channel` (or on every channel) has been
-     * delivered to the worker or has failed to be (it is then delivered before the next request).
+     * Sends now the vouchers still waiting for a request to carry them, and resolves once the
+     * latest voucher on `channel` (or on every channel) has been delivered to the worker or has
+     * failed to be (the next request then carries it).
      */
     async voucherDelivered(channel?: Address): Promise<void> {
+        for (const [key, pending] of [...this.voucherTimers]) {
+            if (channel && key !== channel.toRawString()) continue;
+            clearTimeout(pending.timer);
+            this.voucherTimers.delete(key);
+            const record = this.ledger.channel(pending.channel);
+            if (record?.voucher && record.deliveredCumulative < record.voucher.cumulative) this.startDelivery(key, record, pending.endpoint);
+        }
         if (channel) {
             await this.voucherDeliveries.get(channel.toRawString());
             return;
@@ -860,8 +904,8 @@ export class CocoonClient {
 
     async close(): Promise<void> {
         if (this.closed) return;
-        this.closed = true;
         await this.voucherDelivered();
+        this.closed = true;
         await this.refreshing?.catch(() => undefined);
         this.store.close();
     }

@@ -210,21 +210,27 @@ export class ClientLedger {
         const seq = record.nextSeq > atLeast ? record.nextSeq : atLeast;
         if (seq >= 1n << 64n) throw new LedgerError(`channel ${channel.toString()} has used every seq; open a new channel`);
         record.nextSeq = seq + 1n;
-        this.store.update((b) => b.put(this.channelKey(channel), toStored(record)));
+        // Durable in the background and at the latest with the answer's receipt (a plain commit): a crash of the
+        // process loses nothing; a power cut while the request is out may hand the seq out again, which the
+        // worker refuses (409 seq_used) and the SDK answers with a fresh seq.
+        this.store.update((b) => b.put(this.channelKey(channel), toStored(record)), { later: true });
         return seq;
     }
 
     /**
      * A verified fast-path receipt: adds its cost to what is owed, keeps the receipt, and signs
      * the voucher for the new cumulative, all in one durable commit before the voucher leaves.
+     * `delivered`: a voucher the job's request carried, which the worker's answer confirms it holds.
      */
     recordReceiptAndSignVoucher(
         channel: Address,
         receipt: { seq: bigint; cell: Buffer; signature: Buffer; cost: bigint },
         voucherKey: Ed25519KeyPair,
         limit?: bigint,
+        delivered?: bigint,
     ): { cumulative: bigint; signature: Buffer } {
         const record = this.require(channel);
+        if (delivered !== undefined && delivered > record.deliveredCumulative) record.deliveredCumulative = delivered;
         if (!voucherKey.publicKey.equals(record.voucherKey)) {
             throw new LedgerError(`the voucher key given is not the key channel ${channel.toString()} was opened with`);
         }
@@ -255,7 +261,8 @@ export class ClientLedger {
         const record = this.require(channel);
         if (cumulative <= record.deliveredCumulative) return;
         record.deliveredCumulative = cumulative;
-        this.store.update((b) => b.put(this.channelKey(channel), toStored(record)));
+        // Losing this only means sending the voucher again.
+        this.store.update((b) => b.put(this.channelKey(channel), toStored(record)), { later: true });
     }
 
     recordOnChainJob(job: OnChainJobRecord): void {

@@ -22,6 +22,8 @@ export interface JobRequestBody {
     model: string;
     envelope: string;
     stream?: boolean;
+    /** The client's latest voucher on the channel, when the worker has not confirmed it yet (docs/worker-api.md). */
+    voucher?: { cumulative: string; signature: string };
 }
 
 /** The worker's non-streaming answer (also the data of the stream's `receipt` event). */

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import {
     closeSync,
     existsSync,
+    fdatasync,
     fdatasyncSync,
     fstatSync,
     ftruncateSync,
@@ -18,7 +19,9 @@ import { fsyncDirectory } from './atomic';
 
 /**
  * An append-only journal of checksummed records, each made durable (fdatasync) before `append`
- * returns. After a crash the last record may be torn (partly written); opening the journal drops
+ * returns; `appendLater` writes a record at once and leaves the fdatasync to the thread pool, shared
+ * by the records written meanwhile (group commit): `flush()` resolves once they are on disk, and the
+ * next `append` covers them too. After a crash the last record may be torn (partly written); opening the journal drops
  * such a tail and keeps every record that was completely written. Damage anywhere else is not a
  * crash artefact, so it stops the open with `JournalCorruptedError` instead of silently losing data.
  *
@@ -175,6 +178,15 @@ export class Journal {
     private lockPath: string | undefined;
     /** Bytes of a torn tail cut off when this journal was opened (0 after a clean shutdown). */
     readonly repairedBytes: number;
+    /** Records written so far, and how many of them are known to be on disk (group commit). */
+    private written = 0;
+    private synced = 0;
+    private syncing = false;
+    /** Bumped when the file is closed or replaced: a sync of the old descriptor that ends later is ignored. */
+    private generation = 0;
+    private waiters: { upTo: number; resolve: () => void; reject: (error: Error) => void }[] = [];
+    /** A background fdatasync that failed with nobody waiting: the next append or flush throws it. */
+    private syncError: Error | undefined;
 
     private constructor(
         readonly path: string,
@@ -227,16 +239,44 @@ export class Journal {
         return this.size;
     }
 
-    /** Appends one record and makes it durable before returning. */
+    /** Appends one record and makes it (and every record before it) durable before returning. */
     append(payload: Buffer): void {
+        const fd = this.write(payload);
+        fdatasyncSync(fd);
+        this.markSynced(this.written);
+    }
+
+    /**
+     * Appends one record now and starts making it durable in the background (one fdatasync for
+     * all records written meanwhile). A crash of the process loses nothing written; a power cut
+     * may lose what was not yet synced: use it for records whose effects wait on `flush()` or on
+     * a later `append`.
+     */
+    appendLater(payload: Buffer): void {
+        this.write(payload);
+        this.startSync();
+    }
+
+    /** Resolves once every record appended so far is on disk. */
+    flush(): Promise<void> {
+        this.throwSyncError();
+        const upTo = this.written;
+        if (this.synced >= upTo) return Promise.resolve();
+        return new Promise((resolve, reject) => {
+            this.waiters.push({ upTo, resolve, reject });
+            this.startSync();
+        });
+    }
+
+    private write(payload: Buffer): number {
         const fd = this.requireOpen();
+        this.throwSyncError();
         const record = encodeRecord(payload);
         let written = 0;
         try {
             while (written < record.length) {
                 written += writeSync(fd, record, written, record.length - written, this.size + written);
             }
-            fdatasyncSync(fd);
         } catch (error) {
             // Leave no partial record behind for the next append to be glued onto.
             try {
@@ -247,6 +287,40 @@ export class Journal {
             throw error;
         }
         this.size += record.length;
+        this.written++;
+        return fd;
+    }
+
+    private startSync(): void {
+        if (this.syncing || this.fd === undefined || this.synced >= this.written) return;
+        this.syncing = true;
+        const upTo = this.written;
+        const generation = this.generation;
+        fdatasync(this.fd, (error) => {
+            this.syncing = false;
+            if (generation !== this.generation) return; // closed or replaced meanwhile: that path synced and settled the waiters
+            if (error) {
+                const waiting = this.waiters;
+                this.waiters = [];
+                if (waiting.length === 0) this.syncError = error;
+                for (const w of waiting) w.reject(error);
+                return;
+            }
+            this.markSynced(upTo);
+            this.startSync();
+        });
+    }
+
+    private markSynced(upTo: number): void {
+        if (upTo > this.synced) this.synced = upTo;
+        const ready = this.waiters.filter((w) => w.upTo <= this.synced);
+        if (ready.length === 0) return;
+        this.waiters = this.waiters.filter((w) => w.upTo > this.synced);
+        for (const w of ready) w.resolve();
+    }
+
+    private throwSyncError(): void {
+        if (this.syncError) throw this.syncError;
     }
 
     /** Cuts the journal back to its first `count` records (used to undo records a crash left unconfirmed). */
@@ -259,10 +333,22 @@ export class Journal {
         ftruncateSync(fd, offset);
         fdatasyncSync(fd);
         this.size = offset;
+        this.generation++;
+        this.markSynced(this.written);
     }
 
     close(): void {
         if (this.fd === undefined) return;
+        if (this.synced < this.written) {
+            try {
+                fdatasyncSync(this.fd);
+                this.markSynced(this.written);
+            } catch (error) {
+                for (const w of this.waiters) w.reject(error as Error);
+                this.waiters = [];
+            }
+        }
+        this.generation++;
         closeSync(this.fd);
         this.fd = undefined;
         if (this.lockPath) releaseLock(this.path, this.lockPath);
@@ -275,6 +361,10 @@ export class Journal {
         closeSync(fd);
         this.fd = openSync(this.path, 'r+');
         this.size = fstatSync(this.fd).size;
+        // The new file was written and synced whole (temp file + fsync + rename): every record is durable.
+        this.generation++;
+        this.syncing = false;
+        this.markSynced(this.written);
     }
 
     private requireOpen(): number {

@@ -153,6 +153,70 @@ describe('journal store', () => {
         }
     });
 
+    describe('commitLater (group commit)', () => {
+        it('applies at once, and flush() resolves once every commit so far is on disk', async () => {
+            const path = join(dir, 'later.journal');
+            const store = JournalStore.open(path);
+            for (let i = 0; i < 50; i++) store.update((b) => b.put(`k/${i}`, i), { later: true });
+            expect(store.get('k/49')).toBe(49);
+            await store.flush();
+            await store.flush(); // nothing pending: resolves at once
+            // Read back by another reader (no lock) while the store is still open: all of it was written.
+            const copy = join(dir, 'copy.journal');
+            writeFileSync(copy, readFileSync(path));
+            const reader = JournalStore.open(copy);
+            expect(reader.keys('k/')).toHaveLength(50);
+            reader.close();
+            store.close();
+        });
+
+        it('is covered by the next plain commit, by close() and by a compaction', async () => {
+            const path = join(dir, 'covered.journal');
+            let store = JournalStore.open(path, { compactAtBytes: 2048 });
+            store.update((b) => b.put('lazy', 1), { later: true });
+            store.update((b) => b.put('plain', 2));
+            const flushed = store.flush();
+            store.update((b) => b.put('atClose', 3), { later: true });
+            store.close();
+            await flushed;
+            store = JournalStore.open(path, { compactAtBytes: 2048 });
+            expect([store.get('lazy'), store.get('plain'), store.get('atClose')]).toEqual([1, 2, 3]);
+            // Enough lazy commits to compact several times: waiting on a flush across them still resolves.
+            const waits: Promise<void>[] = [];
+            for (let i = 0; i < 200; i++) {
+                store.update((b) => b.put('counter', i).put('pad', 'x'.repeat(100)), { later: true });
+                if (i % 40 === 0) waits.push(store.flush());
+            }
+            await Promise.all(waits);
+            await store.flush();
+            expect(store.journalBytes).toBeLessThan(2048 + 400);
+            store.close();
+            const reopened = JournalStore.open(path);
+            expect(reopened.get('counter')).toBe(199);
+            reopened.close();
+        });
+
+        it('loses nothing written when the process is killed (kill -9) before the background sync', async () => {
+            const path = join(dir, 'killed-later.journal');
+            const script = `
+                require('tsx/cjs');
+                const { JournalStore } = require(${JSON.stringify(join(REPO_ROOT, 'agents/store/store.ts'))});
+                const store = JournalStore.open(${JSON.stringify(path)});
+                for (let i = 1; i <= 500; i++) store.update((b) => b.put('n', i).put('effect/' + i, i), { later: true });
+                process.stdout.write('written\\n');
+                setInterval(() => {}, 1000);
+            `;
+            const child = spawn(process.execPath, ['-e', script], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+            await new Promise<void>((ok) => child.stdout!.once('data', () => ok()));
+            child.kill('SIGKILL');
+            await new Promise((ok) => child.once('exit', ok));
+            const store = JournalStore.open(path);
+            expect(store.get('n')).toBe(500);
+            expect(store.keys('effect/')).toHaveLength(500);
+            store.close();
+        });
+    });
+
     it('keeps its records through Journal.truncateToRecords', () => {
         const path = join(dir, 'raw.journal');
         const journal = Journal.open(path);

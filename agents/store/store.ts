@@ -132,10 +132,29 @@ export class JournalStore {
 
     /** Applies the batch atomically and durably. An empty batch writes nothing. */
     commit(batch: WriteBatch): void {
+        this.write(batch, false);
+    }
+
+    /**
+     * Applies the batch atomically now; it becomes durable in the background (group commit), at
+     * the latest with the next `commit` or `flush()`. For records whose effects wait for one of those.
+     */
+    commitLater(batch: WriteBatch): void {
+        this.write(batch, true);
+    }
+
+    /** Resolves once every commit so far is on disk. */
+    flush(): Promise<void> {
+        return this.journal.flush();
+    }
+
+    private write(batch: WriteBatch, later: boolean): void {
         const ops = batch.ops();
         if (ops.length === 0) return;
         const entry: JournalEntry = { t: 'b', ops };
-        this.journal.append(Buffer.from(JSON.stringify(entry)));
+        const record = Buffer.from(JSON.stringify(entry));
+        if (later) this.journal.appendLater(record);
+        else this.journal.append(record);
         this.apply(entry);
         for (const listener of this.listeners) listener(ops);
         if (this.journal.byteLength > this.compactAtBytes && this.liveBytes * 2 < this.journal.byteLength) this.compact();
@@ -159,11 +178,11 @@ export class JournalStore {
         return this.liveBytes;
     }
 
-    /** Convenience: stage with `fill`, then commit. */
-    update(fill: (batch: WriteBatch) => void): void {
+    /** Convenience: stage with `fill`, then commit (`later`: commitLater). */
+    update(fill: (batch: WriteBatch) => void, options: { later?: boolean } = {}): void {
         const batch = this.batch();
         fill(batch);
-        this.commit(batch);
+        this.write(batch, options.later === true);
     }
 
     /** Rewrites the journal as a single snapshot record, atomically. */

@@ -9,7 +9,7 @@ import { costOf, countPromptTokens, jobAnswer, JobHandedBackError, JobRunner, Mo
 import { Logger } from './logger';
 import { WorkerMetrics } from './metrics';
 import { JobScheduler } from './scheduler';
-import { JobRecord, jobKey, SigningJournal } from './signing-journal';
+import { JobRecord, jobKey, SigningJournal, Voucher } from './signing-journal';
 import { PreparedJob } from './server';
 
 /**
@@ -85,8 +85,9 @@ export class FastPath {
 
     async prepareJob(body: unknown): Promise<PreparedJob> {
         const { journal, scheduler, limits } = this.deps;
-        const o = requireObject(body, ['channel', 'seq', 'model', 'envelope', 'stream']);
+        const o = requireObject(body, ['channel', 'seq', 'model', 'envelope', 'stream', 'voucher']);
         const channel = parseAddressField(o, 'channel');
+        const voucher = o.voucher === undefined ? undefined : this.parseVoucher(o.voucher);
         const seq = parseUintField(o, 'seq');
         if (seq >= ONCHAIN_SEQ_BASE) {
             throw new ApiError('bad_request', `seq ${seq} is in the on-chain job range (2^63 and up); fast-path jobs use seqs below 2^63`);
@@ -118,6 +119,8 @@ export class FastPath {
         const payload = parseJobPayload(opened.plaintext, limits);
         const promptTokens = countPromptTokens(this.deps.engine, payload.messages);
         let snapshot = await this.deps.channels.get(channel);
+        // The voucher for the client's previous answers, sent along with this job: taken first, so this job's money check counts it.
+        if (voucher) this.acceptVoucher(channel, snapshot, voucher, true);
         let prices = this.pricesOf(snapshot);
         let maxCost = costOf(promptTokens, payload.maxTokens, prices);
         if (this.shortfall(snapshot, channel, maxCost) !== undefined) {
@@ -237,21 +240,50 @@ export class FastPath {
     async voucher(body: unknown): Promise<{ cumulative: string }> {
         const o = requireObject(body, ['channel', 'cumulative', 'signature']);
         const channel = parseAddressField(o, 'channel');
+        const voucher = this.voucherFields(o);
+        const snapshot = await this.deps.channels.get(channel);
+        const held = this.acceptVoucher(channel, snapshot, voucher, false);
+        await this.deps.journal.flush();
+        return { cumulative: held.cumulative.toString() };
+    }
+
+    private voucherFields(o: Record<string, unknown>): Voucher {
         const cumulative = parseUintField(o, 'cumulative', (1n << 120n) - 1n);
         const signature = parseBase64Field(o, 'signature', 64);
         if (signature.length !== 64) throw new ApiError('bad_request', `signature must be 64 bytes (Ed25519), got ${signature.length}`);
-        const snapshot = await this.deps.channels.get(channel);
-        if (!verifyCell(voucherCell({ channel, cumulative }), signature, snapshot.clientKey)) {
+        return { cumulative, signature };
+    }
+
+    /** The `voucher` field of POST /v1/jobs: `{ cumulative, signature }`, as POST /v1/vouchers takes them. */
+    private parseVoucher(value: unknown): Voucher {
+        try {
+            return this.voucherFields(requireObject(value, ['cumulative', 'signature']));
+        } catch (error) {
+            if (error instanceof ApiError) throw new ApiError(error.code, `voucher: ${error.message}`);
+            throw error;
+        }
+    }
+
+    /**
+     * Checks the client's signature and keeps the voucher in the journal. `lowerIsFine`: a voucher
+     * below the one held (sent along with a job while a higher one arrived by POST /v1/vouchers) is
+     * ignored rather than refused.
+     */
+    private acceptVoucher(channel: Address, snapshot: ChannelSnapshot, voucher: Voucher, lowerIsFine: boolean): Voucher {
+        if (!verifyCell(voucherCell({ channel, cumulative: voucher.cumulative }), voucher.signature, snapshot.clientKey)) {
             this.deps.metrics.vouchers.inc({ outcome: 'invalid' });
             throw new ApiError('bad_request', "the voucher's signature is not the channel client's key's signature of Voucher(channel, cumulative)");
         }
         try {
-            const held = this.deps.journal.acceptVoucher(channel.toRawString(), { cumulative, signature });
+            const held = this.deps.journal.acceptVoucher(channel.toRawString(), voucher);
             this.deps.metrics.vouchers.inc({ outcome: 'accepted' });
             this.deps.onChannel?.(channel);
-            return { cumulative: held.cumulative.toString() };
+            return held;
         } catch (error) {
-            if (error instanceof ApiError && error.code === 'voucher_stale') this.deps.metrics.vouchers.inc({ outcome: 'stale' });
+            if (error instanceof ApiError && error.code === 'voucher_stale') {
+                this.deps.metrics.vouchers.inc({ outcome: 'stale' });
+                if (lowerIsFine) return voucher;
+            }
             throw error;
         }
     }

@@ -198,6 +198,8 @@ export class SigningJournal {
     private readonly fastOpen = new Set<string>();
     /** Channels with something to prune (a confirmed batch, an on-chain job in a final stage). */
     private readonly prunable = new Set<string>();
+    /** The Receipt cell recordResult journalled last, for sign to use without parsing its BOC again. */
+    private lastResult: { key: string; boc: Buffer; cell: Cell } | undefined;
 
     constructor(
         readonly store: JournalStore,
@@ -277,23 +279,41 @@ export class SigningJournal {
         }
     }
 
-    /** Commits a batch; a failed write is fatal (nothing may be signed or answered without its record). */
-    commit(fill: (batch: WriteBatch) => void): void {
+    /**
+     * Commits a batch; a failed write is fatal (nothing may be signed or answered without its
+     * record). `later`: written now, made durable in the background and at the latest by the next
+     * commit (which `sign` always is) or `flush()`: for records nothing leaves the agent on before that.
+     */
+    commit(fill: (batch: WriteBatch) => void, options: { later?: boolean } = {}): void {
         const batch = this.store.batch();
         fill(batch);
-        this.commitBatch(batch);
+        this.commitBatch(batch, options);
     }
 
-    commitBatch(batch: WriteBatch): void {
+    /** Resolves once every commit so far is on disk (a failure is fatal, as for `commit`). */
+    async flush(): Promise<void> {
         try {
-            this.store.commit(batch);
+            await this.store.flush();
         } catch (error) {
-            const fatal = new JournalUnwritableError(`the signing journal ${this.store.path} cannot be written (${(error as Error).message}); stopping: nothing is signed without a record`, {
-                cause: error,
-            });
-            this.onFatal(fatal);
-            throw fatal;
+            throw this.fatal(error);
         }
+    }
+
+    commitBatch(batch: WriteBatch, options: { later?: boolean } = {}): void {
+        try {
+            if (options.later) this.store.commitLater(batch);
+            else this.store.commit(batch);
+        } catch (error) {
+            throw this.fatal(error);
+        }
+    }
+
+    private fatal(error: unknown): JournalUnwritableError {
+        const fatal = new JournalUnwritableError(`the signing journal ${this.store.path} cannot be written (${(error as Error).message}); stopping: nothing is signed without a record`, {
+            cause: error,
+        });
+        this.onFatal(fatal);
+        return fatal;
     }
 
     job(channel: Address | string, seq: bigint): JobRecord | undefined {
@@ -382,17 +402,21 @@ export class SigningJournal {
             if (existing.state === 'failed') {
                 // Nothing was signed: the same input may run again.
                 const retried: JobRecord = { ...existing, state: 'intent', error: undefined, requestEnvelope: record.requestEnvelope, maxCost: record.maxCost };
-                this.commit((b) => b.put(key, retried as unknown as StoredValue));
+                this.commit((b) => b.put(key, retried as unknown as StoredValue), { later: true });
                 return { record: retried, existing: false };
             }
             return { record: existing, existing: true };
         }
         this.assertNotRetired(record.channel, record.seq);
         const fresh: JobRecord = { ...record, state: 'intent' };
-        this.commit((b) => {
-            b.put(key, fresh as unknown as StoredValue);
-            extra?.(b);
-        });
+        // Nothing leaves the agent on an intent alone: the signature's commit (or the failure's) makes it durable.
+        this.commit(
+            (b) => {
+                b.put(key, fresh as unknown as StoredValue);
+                extra?.(b);
+            },
+            { later: true },
+        );
         return { record: fresh, existing: false };
     }
 
@@ -418,7 +442,8 @@ export class SigningJournal {
             cost: result.cost,
             ...(extra ? extra(record) : {}),
         };
-        this.commit((b) => b.put(key, next as unknown as StoredValue));
+        this.commit((b) => b.put(key, next as unknown as StoredValue), { later: true });
+        this.lastResult = { key, boc: next.receipt!, cell: result.receipt };
         return next;
     }
 
@@ -432,7 +457,9 @@ export class SigningJournal {
         if (!record) throw new Error(`no job journalled for ${channel} seq ${seq}`);
         if (record.state === 'signed') return record;
         if (record.state !== 'result' || !record.receipt) throw new Error(`job ${channel} seq ${seq} has no journalled receipt to sign (state ${record.state})`);
-        const cell = Cell.fromBoc(record.receipt)[0];
+        // The cell recordResult just journalled for this job, if it was the last one (saves parsing and hashing it again).
+        const cell = this.lastResult?.key === key && this.lastResult.boc.equals(record.receipt) ? this.lastResult.cell : Cell.fromBoc(record.receipt)[0];
+        this.lastResult = undefined;
         const signature = signer(cell.hash());
         const signed: JobRecord = slim({ ...record, state: 'signed', signature });
         this.commit((b) => {
@@ -479,7 +506,8 @@ export class SigningJournal {
             throw new ApiError('voucher_stale', `a voucher for ${held.cumulative} nanoTON is already held on this channel; vouchers are cumulative and never lowered`);
         }
         if (held && voucher.cumulative === held.cumulative) return held;
-        this.commit((b) => b.put(booksKey(channel), { ...books, voucher } as unknown as StoredValue));
+        // Durable before POST /v1/vouchers answers (it awaits flush()) or with the job that carried it.
+        this.commit((b) => b.put(booksKey(channel), { ...books, voucher } as unknown as StoredValue), { later: true });
         return voucher;
     }
 

@@ -141,13 +141,13 @@ export async function endpointRelay(): Promise<EndpointRelay> {
     };
 }
 
-/** How many job requests (`POST /v1/jobs`, any status) a worker agent has received, from its own /metrics. */
-export async function jobRequestsSeen(agentUrl: string): Promise<number> {
+/** How many requests of a route (default `POST /v1/jobs`; any status) a worker agent has received, from its own /metrics. */
+export async function jobRequestsSeen(agentUrl: string, route: 'jobs' | 'vouchers' = 'jobs'): Promise<number> {
     const text = await (await fetch(`${agentUrl}/metrics`)).text();
     let total = 0;
     for (const line of text.split('\n')) {
         const m = /^cocoon_worker_http_requests_total\{([^}]*)\} (\d+)/.exec(line);
-        if (m && /route="jobs"/.test(m[1])) total += Number(m[2]);
+        if (m && m[1].includes(`route="${route}"`)) total += Number(m[2]);
     }
     return total;
 }

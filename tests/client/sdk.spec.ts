@@ -3,6 +3,7 @@
 import { toNano } from '@ton/core';
 import { join } from 'node:path';
 import { CocoonClient } from '../../agents/client/client';
+import { sealRequest } from '../../agents/core/envelope';
 import { NoWorkerAvailableError, OnChainJobError } from '../../agents/client/errors';
 import { WorkerAgentHandle } from '../../agents/worker/agent';
 import { createLogger } from '../../agents/worker/logger';
@@ -29,6 +30,7 @@ describe('the client SDK against a real worker agent', () => {
     });
 
     afterAll(async () => {
+        await relay?.cut(); // closes its listener (already closed when the unreachable-endpoint tests ran)
         await agent?.stop();
         await world?.engine.close();
         removeDir(dir);
@@ -88,6 +90,63 @@ describe('the client SDK against a real worker agent', () => {
             await client.voucherDelivered(channel.address);
             expect(client.ledger.channel(channel.address)!.deliveredCumulative).toBe(cumulative);
             expect(client.ledger.receipts(channel.address)).toHaveLength(3);
+        } finally {
+            await client.close();
+        }
+    });
+
+    it('sends the voucher for an answer along with the next request; the last one goes on its own after voucherDelayMs', async () => {
+        const client = await newClient('carried', { voucherDelayMs: 600_000 });
+        try {
+            const first = await client.chat({ model: world.modelHash, messages: [{ role: 'user', content: 'hi' }], max_tokens: 4 });
+            const vouchersBefore = await jobRequestsSeen(agent.url, 'vouchers');
+            const results = [];
+            for (const content of ['one', 'two', 'three']) results.push(await client.chat({ model: world.modelHash, messages: [{ role: 'user', content }], max_tokens: 4 }));
+            // No voucher request of its own: each job request carried the voucher for the answers before it.
+            expect(await jobRequestsSeen(agent.url, 'vouchers')).toBe(vouchersBefore);
+            expect(agent.journal.books(first.channel).voucher?.cumulative).toBe(results[1].voucherCumulative);
+            expect(client.ledger.channel(first.channel)!.deliveredCumulative).toBe(results[1].voucherCumulative);
+            // The last answer's voucher has no request to ride on: voucherDelivered (and close) send it at once.
+            await client.voucherDelivered(first.channel);
+            expect(await jobRequestsSeen(agent.url, 'vouchers')).toBe(vouchersBefore + 1);
+            expect(agent.journal.books(first.channel).voucher?.cumulative).toBe(results[2].voucherCumulative);
+            expect(client.ledger.channel(first.channel)!.deliveredCumulative).toBe(results[2].voucherCumulative);
+        } finally {
+            await client.close();
+        }
+        const idle = await newClient('carried-idle', { voucherDelayMs: 20 });
+        try {
+            const only = await idle.chat({ model: world.modelHash, messages: [{ role: 'user', content: 'hi' }], max_tokens: 4 });
+            // Nobody calls voucherDelivered: the timer sends it.
+            for (let i = 0; i < 100 && idle.ledger.channel(only.channel)!.deliveredCumulative < only.voucherCumulative!; i++) await new Promise((r) => setTimeout(r, 50));
+            expect(idle.ledger.channel(only.channel)!.deliveredCumulative).toBe(only.voucherCumulative!);
+            expect(agent.journal.books(only.channel).voucher?.cumulative).toBe(only.voucherCumulative);
+        } finally {
+            await idle.close();
+        }
+    });
+
+    it('takes a new seq when the worker has seen its next one already (409 seq_used, as after a power cut lost the last seq)', async () => {
+        const logged: Record<string, unknown>[] = [];
+        const client = await newClient('seq-used', { log: (e) => logged.push(e) });
+        try {
+            const first = await client.chat({ model: world.modelHash, messages: [{ role: 'user', content: 'hi' }], max_tokens: 4 });
+            await client.voucherDelivered(first.channel);
+            // Someone used the client's next seq with another input (as the client's own request would have before a power cut).
+            const next = first.seq + 1n;
+            const sealed = sealRequest(Buffer.from(JSON.stringify({ messages: [{ role: 'user', content: 'other' }], max_tokens: 4 })), {
+                recipientKey: agent.enclave.publicKeys.encryptionKey,
+                context: { channel: first.channel, seq: next },
+            });
+            const res = await fetch(`${agent.url}/v1/jobs`, {
+                method: 'POST',
+                headers: { 'content-type': 'application/json' },
+                body: JSON.stringify({ channel: first.channel.toString(), seq: next.toString(), model: world.modelHash, envelope: sealed.envelope.toString('base64') }),
+            });
+            expect(res.status).toBe(200);
+            const second = await client.chat({ model: world.modelHash, messages: [{ role: 'user', content: 'hello' }], max_tokens: 4 });
+            expect(second.seq).toBe(next + 1n);
+            expect(logged.filter((e) => e.event === 'client-seq-retry')).toHaveLength(1);
         } finally {
             await client.close();
         }

@@ -156,7 +156,7 @@ export class TestClient {
     }
 
     /** Seals `payload` for (channel, seq) and POSTs it; returns the raw response and the reply key. */
-    async post(seq: bigint, payload: unknown, options: { stream?: boolean; model?: string; resend?: ReturnType<typeof sealRequest> } = {}) {
+    async post(seq: bigint, payload: unknown, options: { stream?: boolean; model?: string; resend?: ReturnType<typeof sealRequest>; voucher?: unknown } = {}) {
         const sealed = options.resend ?? sealRequest(Buffer.from(JSON.stringify(payload)), {
             recipientKey: Buffer.from(this.attestation.encryptionKey, 'hex'),
             context: { channel: this.address, seq },
@@ -170,6 +170,7 @@ export class TestClient {
                 model: options.model ?? this.world.modelHash,
                 envelope: sealed.envelope.toString('base64'),
                 ...(options.stream === undefined ? {} : { stream: options.stream }),
+                ...(options.voucher === undefined ? {} : { voucher: options.voucher }),
             }),
         });
         return { res, sealed };
@@ -221,6 +222,11 @@ export class TestClient {
         const r = await this.voucher(this.owed);
         if (r.status !== 200) throw new Error(`voucher refused: ${JSON.stringify(r.body)}`);
         return r;
+    }
+
+    /** The `voucher` field a job request may carry: `{ cumulative, signature }` signed by this client's key (or `key`). */
+    voucherField(cumulative: bigint, key: Ed25519KeyPair = this.key): { cumulative: string; signature: string } {
+        return { cumulative: cumulative.toString(), signature: signVoucher({ channel: this.address, cumulative }, key.seed).signature.toString('base64') };
     }
 
     async voucher(cumulative: bigint, options: { key?: Ed25519KeyPair; channel?: Address } = {}) {

@@ -261,6 +261,39 @@ describe('worker agent HTTP API', () => {
         });
     });
 
+    describe('a voucher sent along with a job (POST /v1/jobs `voucher`)', () => {
+        const payload = (content: string) => ({ messages: [{ role: 'user', content }], max_tokens: 3 });
+
+        it('is checked and kept before the job, and counts for its money check', async () => {
+            const held = agent.journal.books(client.address).voucher!.cumulative;
+            const { res, sealed } = await client.post(300n, payload('with a voucher'), { voucher: client.voucherField(held + 1_000n) });
+            expect(res.status).toBe(200);
+            client.verify(300n, payload('with a voucher'), (await res.json()) as Record<string, string>, sealed.replyKeyPair.secretKey);
+            expect(agent.journal.books(client.address).voucher?.cumulative).toBe(held + 1_000n);
+        });
+
+        it('a lower voucher than the one held is ignored and the job still runs; the held one stays', async () => {
+            const held = agent.journal.books(client.address).voucher!.cumulative;
+            const { res } = await client.post(301n, payload('an old voucher'), { voucher: client.voucherField(held - 1n) });
+            expect(res.status).toBe(200);
+            expect(agent.journal.books(client.address).voucher?.cumulative).toBe(held);
+        });
+
+        it('a forged or malformed voucher refuses the job (400), signs nothing and keeps the held voucher', async () => {
+            const held = agent.journal.books(client.address).voucher!.cumulative;
+            const signed = signedCount();
+            const { ed25519FromSeed } = await import('../../agents/core/ed25519');
+            const forged = client.voucherField(held + 5_000n, ed25519FromSeed(Buffer.alloc(32, 7)));
+            await expectError((await client.post(302n, payload('forged'), { voucher: forged })).res, 400, 'bad_request', /voucher's signature/);
+            await expectError((await client.post(302n, payload('forged'), { voucher: { cumulative: 5 } })).res, 400, 'bad_request', /^voucher: cumulative must be/);
+            await expectError((await client.post(302n, payload('forged'), { voucher: { ...forged, extra: 1 } })).res, 400, 'bad_request', /^voucher: unknown field "extra"/);
+            await expectError((await client.post(302n, payload('forged'), { voucher: 'x' })).res, 400, 'bad_request', /^voucher: the body must be a JSON object/);
+            expect(signedCount()).toBe(signed);
+            expect(agent.journal.job(client.address, 302n)).toBeUndefined();
+            expect(agent.journal.books(client.address).voucher?.cumulative).toBe(held);
+        });
+    });
+
     describe('GET /v1/results/:channel/:seq', () => {
         it('serves a signed result and answers 404 until a result exists', async () => {
             const res = await fetch(`${agent.url}/v1/results/${client.address.toString()}/1`);
@@ -401,7 +434,8 @@ describe('worker agent HTTP API', () => {
             expect(signed).toBeGreaterThanOrEqual(5);
             expect(text).toMatch(/cocoon_worker_jobs_total\{outcome="repeat",path="fast"\} [1-9]/);
             expect(text).toMatch(/cocoon_worker_http_requests_total\{route="jobs",status="402"\} [1-9]/);
-            expect(text).toMatch(/cocoon_worker_vouchers_total\{outcome="stale"\} 1/);
+            // One lower voucher sent on its own (409) and one sent along with a job (ignored).
+            expect(text).toMatch(/cocoon_worker_vouchers_total\{outcome="stale"\} 2/);
             expect(text).toMatch(/^cocoon_worker_draining 0$/m);
         });
     });
