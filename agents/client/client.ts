@@ -433,6 +433,7 @@ export class CocoonClient {
         const target = endpoint ?? worker?.endpoint;
         if (!target) return;
         try {
+            await this.store.flush();
             await postVoucher(target, { channel: channel.address.toString(), cumulative: voucher.cumulative.toString(), signature: voucher.signature.toString('base64') });
             this.ledger.markDelivered(channel.address, voucher.cumulative);
         } catch (error) {
@@ -539,6 +540,8 @@ export class CocoonClient {
         const key = channel.address.toRawString();
         // The voucher for earlier answers that the worker has not confirmed travels with this request, so the worker never waits on credit.
         const carried = channel.voucher && channel.deliveredCumulative < channel.voucher.cumulative ? channel.voucher : undefined;
+        // A voucher leaves only once the ledger holds it on disk (another request's may still be syncing).
+        if (carried) await this.store.flush();
         const seq = this.ledger.allocateSeq(channel.address);
         const context = { channel: channel.address, seq };
         const sealed = sealRequest(input, { recipientKey: channel.encryptionKey, context });
@@ -605,7 +608,10 @@ export class CocoonClient {
             this.voucherKeys.keyFor(channel.address),
             limit,
             carried?.cumulative,
+            { later: true },
         );
+        // The receipt and the voucher are on disk before the answer is handed over (the sync runs in the thread pool).
+        await this.store.flush();
         this.scheduleVoucher(channel.address, candidate.worker.endpoint);
         this.log({
             event: 'client-job-done',

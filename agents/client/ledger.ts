@@ -221,6 +221,7 @@ export class ClientLedger {
      * A verified fast-path receipt: adds its cost to what is owed, keeps the receipt, and signs
      * the voucher for the new cumulative, all in one durable commit before the voucher leaves.
      * `delivered`: a voucher the job's request carried, which the worker's answer confirms it holds.
+     * `later`: the caller awaits the store's `flush()` before the answer or the voucher goes anywhere.
      */
     recordReceiptAndSignVoucher(
         channel: Address,
@@ -228,6 +229,7 @@ export class ClientLedger {
         voucherKey: Ed25519KeyPair,
         limit?: bigint,
         delivered?: bigint,
+        options: { later?: boolean } = {},
     ): { cumulative: bigint; signature: Buffer } {
         const record = this.require(channel);
         if (delivered !== undefined && delivered > record.deliveredCumulative) record.deliveredCumulative = delivered;
@@ -248,7 +250,7 @@ export class ClientLedger {
             b.put(this.channelKey(channel), toStored(record));
             b.put(receiptKey, stored);
             for (const key of old.slice(0, Math.max(0, old.length + 1 - RECEIPTS_KEPT))) b.delete(key);
-        });
+        }, options);
         return voucher;
     }
 

@@ -110,6 +110,7 @@ export class FastPath {
         if (!existing) journal.assertNotRetired(channel, seq);
         if (existing?.state === 'signed') {
             this.deps.metrics.jobs.inc({ path: 'fast', outcome: 'repeat' });
+            await journal.flush(); // a signature may be on its way to disk still: it leaves only once there
             return { kind: 'repeat', answer: jobAnswer(existing) };
         }
         const inFlight = this.running.get(key);
@@ -135,7 +136,10 @@ export class FastPath {
         if (again && !again.inputHash.equals(opened.inputHash)) throw new ApiError('seq_used', `seq ${seq} of this channel was already used for a different input; use a new seq`);
         const racing = this.running.get(key);
         if (racing) return { kind: 'run', execute: async () => jobAnswer(await this.settle(racing)) };
-        if (again?.state === 'signed') return { kind: 'repeat', answer: jobAnswer(again) };
+        if (again?.state === 'signed') {
+            await journal.flush();
+            return { kind: 'repeat', answer: jobAnswer(again) };
+        }
         if (!again || again.state === 'failed') {
             const refusal = this.shortfall(snapshot, channel, maxCost);
             if (refusal !== undefined) {
@@ -288,7 +292,7 @@ export class FastPath {
         }
     }
 
-    result(channelText: string, seqText: string) {
+    async result(channelText: string, seqText: string) {
         const channel = parseAddressField({ channel: channelText }, 'channel');
         const seq = parseUintField({ seq: seqText }, 'seq');
         const record = this.deps.journal.job(channel, seq);
@@ -296,6 +300,7 @@ export class FastPath {
             throw new ApiError('not_found', `seq ${seq} of channel ${channel.toString()} was settled and its result pruned from this worker's journal`);
         }
         if (!record || record.state !== 'signed') throw new ApiError('not_found', `no result yet for seq ${seq} of channel ${channel.toString()}`);
+        await this.deps.journal.flush();
         return {
             seq: record.seq.toString(),
             envelope: record.responseEnvelope!.toString('base64'),

@@ -151,7 +151,11 @@ export class JobRunner {
     async execute(record: JobRecord, options: ExecuteOptions): Promise<JobRecord> {
         const { journal, enclave } = this.deps;
         if (record.state === 'signed') return record;
-        if (record.state === 'result') return journal.sign(record.channel, record.seq, (hash) => enclave.sign(hash));
+        if (record.state === 'result') {
+            const resumed = journal.sign(record.channel, record.seq, (hash) => enclave.sign(hash), { later: true });
+            await journal.flush();
+            return resumed;
+        }
         const channel = Address.parseRaw(record.channel);
         const context = { channel, seq: record.seq };
         let answer: { content: string; finishReason: string; promptTokens: number; completionTokens: number; replyTo?: Buffer };
@@ -218,7 +222,9 @@ export class JobRunner {
             completionTokens: answer.completionTokens,
             cost,
         });
-        const signed = journal.sign(record.channel, record.seq, (hash) => enclave.sign(hash));
+        const signed = journal.sign(record.channel, record.seq, (hash) => enclave.sign(hash), { later: true });
+        // Nothing signed leaves before its record is on disk; the sync runs in the thread pool, shared by the jobs signed meanwhile.
+        await journal.flush();
         const m = this.deps.metrics;
         m.receiptsSigned.inc();
         m.tokens.inc({ kind: 'prompt' }, answer.promptTokens);

@@ -449,9 +449,10 @@ export class SigningJournal {
 
     /**
      * Signs the journalled Receipt cell and journals the signature (and, fast path, the channel's
-     * books) before returning it. A signed record is returned as it is.
+     * books) before returning it. A signed record is returned as it is. `later`: the caller awaits
+     * `flush()` before the signature leaves the agent (the job runner does).
      */
-    sign(channel: string, seq: bigint, signer: (hash: Buffer) => Buffer): JobRecord {
+    sign(channel: string, seq: bigint, signer: (hash: Buffer) => Buffer, options: { later?: boolean } = {}): JobRecord {
         const key = jobKey(channel, seq);
         const record = this.store.get<JobRecord>(key);
         if (!record) throw new Error(`no job journalled for ${channel} seq ${seq}`);
@@ -473,7 +474,7 @@ export class SigningJournal {
                     receipts: books.receipts + 1,
                 } as unknown as StoredValue);
             }
-        });
+        }, options);
         return signed;
     }
 
