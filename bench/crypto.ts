@@ -4,13 +4,14 @@
  *   decrypt  - the enclave opens it (a distinct envelope every time: no key cache hit);
  *   sign     - the enclave signs the receipt (Ed25519 over a 32-byte cell hash);
  *   verify   - the client verifies the receipt signature;
- *   full job - seal prompt, open prompt, seal answer, open answer, sign and verify the receipt.
+ *   full job - seal prompt, sign the request (auth), verify it, open prompt, seal answer, open answer, sign and verify the receipt.
  *
  *   npx tsx bench/crypto.ts [--seconds 1] [--rounds 3] [--json]
  *
  * Each case runs `seconds` per round; the best of `rounds` is reported (the least disturbed
  * round on a shared machine).
  */
+import { signJobRequest, verifyJobRequest } from '../agents/core/job-auth';
 import { randomBytes } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
 import { Address } from '@ton/core';
@@ -73,12 +74,17 @@ for (const backend of ['tweetnacl', 'native'] as EnvelopeBackend[]) {
 }
 results.push(measure('sign receipt (Ed25519, node:crypto)', () => ed25519Sign(cellHash, seed)));
 results.push(measure('verify receipt (Ed25519, node:crypto)', () => ed25519Verify(cellHash, signature, publicKey)));
+const requestAuth = signJobRequest(job.channel, job.seq, pool[0], seed);
+results.push(measure('sign job request auth (Ed25519 over sha256 of the 4 KB envelope)', () => signJobRequest(job.channel, job.seq, pool[0], seed)));
+results.push(measure('verify job request auth', () => verifyJobRequest(job.channel, job.seq, pool[0], requestAuth, publicKey)));
 results.push(measure('sign receipt (Ed25519, @ton/crypto = tweetnacl)', () => tonSign(cellHash, tonKeys.secretKey)));
 results.push(measure('verify receipt (Ed25519, @ton/crypto = tweetnacl)', () => tonVerify(cellHash, signature, tonKeys.publicKey)));
 for (const backend of ['tweetnacl', 'native'] as EnvelopeBackend[]) {
     results.push(
-        measure(`full job: 4 KB prompt + 4 KB answer + receipt (${backend} envelopes, node:crypto Ed25519)`, () => {
+        measure(`full job: 4 KB prompt + request auth + 4 KB answer + receipt (${backend} envelopes, node:crypto Ed25519)`, () => {
             const sealed = sealRequest(prompt, { recipientKey: enclave.publicKey, context: job, backend });
+            const auth = signJobRequest(job.channel, job.seq, sealed.envelope, seed);
+            if (!verifyJobRequest(job.channel, job.seq, sealed.envelope, auth, publicKey)) throw new Error('request auth did not verify');
             const opened = openRequest(sealed.envelope, { recipientSecretKey: enclave.secretKey, expect: job, backend });
             const response = sealResponse(answer, { replyTo: opened.replyTo, senderSecretKey: enclave.secretKey, context: job, backend });
             openResponse(response, { replySecretKey: sealed.replyKeyPair.secretKey, expectedSenderKey: enclave.publicKey, expect: job, backend });

@@ -6,6 +6,7 @@ import { sleep } from '../chain/retry';
 import { Chain } from '../chain/types';
 import { Wallet } from '../chain/wallet';
 import { EnvelopeError, openResponse, sealRequest } from '../core/envelope';
+import { signJobRequest } from '../core/job-auth';
 import { SimulatedVerifier } from '../enclave/simulated';
 import { EvidenceVerifier } from '../enclave/types';
 import { JournalStore } from '../store/store';
@@ -550,6 +551,7 @@ export class CocoonClient {
             seq: seq.toString(),
             model: modelHash,
             envelope: sealed.envelope.toString('base64'),
+            auth: signJobRequest(channel.address, seq, sealed.envelope, this.voucherKeys.keyFor(channel.address).seed).toString('base64'),
             ...(carried ? { voucher: { cumulative: carried.cumulative.toString(), signature: carried.signature.toString('base64') } } : {}),
         };
         if (carried && carried.cumulative > (this.voucherCarried.get(key) ?? -1n)) this.voucherCarried.set(key, carried.cumulative);

@@ -21,6 +21,8 @@ export interface JobRequestBody {
     seq: string;
     model: string;
     envelope: string;
+    /** The channel client key's signature of (channel, seq, envelope), base64 (agents/core/job-auth.ts). */
+    auth: string;
     stream?: boolean;
     /** The client's latest voucher on the channel, when the worker has not confirmed it yet (docs/worker-api.md). */
     voucher?: { cumulative: string; signature: string };

@@ -24,6 +24,7 @@ export class WorkerConfigError extends Error {
 export type ApiErrorCode =
     | 'bad_request'
     | 'payment_required'
+    | 'unauthorized'
     | 'not_found'
     | 'method_not_allowed'
     | 'seq_used'
@@ -38,6 +39,7 @@ export type ApiErrorCode =
 export const API_ERROR_STATUS: Record<ApiErrorCode, number> = {
     bad_request: 400,
     payment_required: 402,
+    unauthorized: 403,
     not_found: 404,
     method_not_allowed: 405,
     seq_used: 409,

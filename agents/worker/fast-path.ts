@@ -1,5 +1,6 @@
 import { Address } from '@ton/core';
 import { ENVELOPE_OVERHEAD } from '../core/envelope';
+import { verifyJobRequest } from '../core/job-auth';
 import { ONCHAIN_SEQ_BASE, CHANNEL_OPEN } from '../../wrappers';
 import { verifyCell, voucherCell } from '../../wrappers/signed';
 import { InferenceEngine } from '../inference/engine';
@@ -15,7 +16,8 @@ import { PreparedJob } from './server';
 /**
  * The fast path (docs/worker-api.md): POST /v1/jobs, POST /v1/vouchers, GET /v1/results.
  *
- * Order of checks for a job: shape (400) → model (400) → envelope (400) → the journal (a repeat
+ * Order of checks for a job: shape (400) → model (400) → the client's signature of the request
+ * (`auth`, 403) → envelope (400) → the journal (a repeat
  * gets its journalled answer; another input for a used seq 409) → prompt limits (400/413) → the
  * channel on-chain (402) → capacity (429) → intent journalled → run → receipt journalled and
  * signed → answer. The money check and the intent are one synchronous step, so concurrent jobs on
@@ -85,7 +87,7 @@ export class FastPath {
 
     async prepareJob(body: unknown): Promise<PreparedJob> {
         const { journal, scheduler, limits } = this.deps;
-        const o = requireObject(body, ['channel', 'seq', 'model', 'envelope', 'stream', 'voucher']);
+        const o = requireObject(body, ['channel', 'seq', 'model', 'envelope', 'auth', 'stream', 'voucher']);
         const channel = parseAddressField(o, 'channel');
         const voucher = o.voucher === undefined ? undefined : this.parseVoucher(o.voucher);
         const seq = parseUintField(o, 'seq');
@@ -99,6 +101,14 @@ export class FastPath {
         }
         if (o.stream !== undefined && typeof o.stream !== 'boolean') throw new ApiError('bad_request', 'stream must be true or false');
         const envelope = parseBase64Field(o, 'envelope', limits.maxPromptBytes + ENVELOPE_OVERHEAD, `the prompt may be at most limits.maxPromptBytes = ${limits.maxPromptBytes} bytes`);
+        const auth = parseBase64Field(o, 'auth', 64, "the client key's Ed25519 signature of the request (docs/worker-api.md)");
+        if (auth.length !== 64) throw new ApiError('bad_request', `auth must be 64 bytes (Ed25519), got ${auth.length}`);
+        // Only the channel's client may spend its credit: checked before the envelope is even opened.
+        let snapshot = await this.deps.channels.get(channel);
+        if (!verifyJobRequest(channel, seq, envelope, auth, snapshot.clientKey)) {
+            this.deps.metrics.jobs.inc({ path: 'fast', outcome: 'refused' });
+            throw new ApiError('unauthorized', "auth is not the channel client's key's signature of this request (channel, seq, envelope)");
+        }
         const opened = this.deps.runner.open(envelope, channel, seq);
 
         const key = jobKey(channel, seq);
@@ -119,7 +129,6 @@ export class FastPath {
 
         const payload = parseJobPayload(opened.plaintext, limits);
         const promptTokens = countPromptTokens(this.deps.engine, payload.messages);
-        let snapshot = await this.deps.channels.get(channel);
         // The voucher for the client's previous answers, sent along with this job: taken first, so this job's money check counts it.
         if (voucher) this.acceptVoucher(channel, snapshot, voucher, true);
         let prices = this.pricesOf(snapshot);

@@ -4,6 +4,8 @@ import { toNano } from '@ton/core';
 import { join } from 'node:path';
 import { CocoonClient } from '../../agents/client/client';
 import { sealRequest } from '../../agents/core/envelope';
+import { signJobRequest } from '../../agents/core/job-auth';
+import { walletDerivedVoucherKeys } from '../../agents/client/ledger';
 import { NoWorkerAvailableError, OnChainJobError } from '../../agents/client/errors';
 import { WorkerAgentHandle } from '../../agents/worker/agent';
 import { createLogger } from '../../agents/worker/logger';
@@ -132,7 +134,7 @@ describe('the client SDK against a real worker agent', () => {
         try {
             const first = await client.chat({ model: world.modelHash, messages: [{ role: 'user', content: 'hi' }], max_tokens: 4 });
             await client.voucherDelivered(first.channel);
-            // Someone used the client's next seq with another input (as the client's own request would have before a power cut).
+            // The client's next seq was used with another input: its own request, sent just before a power cut lost the seq.
             const next = first.seq + 1n;
             const sealed = sealRequest(Buffer.from(JSON.stringify({ messages: [{ role: 'user', content: 'other' }], max_tokens: 4 })), {
                 recipientKey: agent.enclave.publicKeys.encryptionKey,
@@ -141,7 +143,13 @@ describe('the client SDK against a real worker agent', () => {
             const res = await fetch(`${agent.url}/v1/jobs`, {
                 method: 'POST',
                 headers: { 'content-type': 'application/json' },
-                body: JSON.stringify({ channel: first.channel.toString(), seq: next.toString(), model: world.modelHash, envelope: sealed.envelope.toString('base64') }),
+                body: JSON.stringify({
+                    channel: first.channel.toString(),
+                    seq: next.toString(),
+                    model: world.modelHash,
+                    envelope: sealed.envelope.toString('base64'),
+                    auth: signJobRequest(first.channel, next, sealed.envelope, walletDerivedVoucherKeys(client.options.wallet.key).keyFor(first.channel).seed).toString('base64'),
+                }),
             });
             expect(res.status).toBe(200);
             const second = await client.chat({ model: world.modelHash, messages: [{ role: 'user', content: 'hello' }], max_tokens: 4 });

@@ -1,3 +1,4 @@
+import { signJobRequest } from '../../agents/core/job-auth';
 // The worker agent as separate processes against the devnet, the way it runs in production:
 // `cocoon worker start` is killed with SIGKILL in the middle of a job and restarted; it finishes
 // the job by itself, the client's retry gets that one receipt (no second signature, no lost
@@ -160,7 +161,7 @@ describe('worker agent processes on the devnet: kill -9 mid-job and restart', ()
                 recipientKey: encryptionKey,
                 context: { channel: channel.address, seq },
             });
-            const body = JSON.stringify({ channel: channel.address.toString(), seq: seq.toString(), model: worker.ready.model, envelope: sealed.envelope.toString('base64') });
+            const body = JSON.stringify({ channel: channel.address.toString(), seq: seq.toString(), model: worker.ready.model, envelope: sealed.envelope.toString('base64'), auth: signJobRequest(channel.address, seq, sealed.envelope, clientKey.seed).toString('base64') });
             const send = (to: string) => fetch(`${to}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
             const read = (answer: Record<string, string>) => {
                 const cell = Cell.fromBoc(Buffer.from(answer.receipt, 'base64'))[0];

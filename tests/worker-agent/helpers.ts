@@ -1,3 +1,4 @@
+import { signJobRequest } from '../../agents/core/job-auth';
 // Test harness of the worker agent: a sandbox network with the real contracts (Root, Worker,
 // Channel), the real tiny model, a funded gas wallet, and a client that opens channels, seals
 // requests to the worker's attested key, verifies receipts and signs vouchers over real HTTP.
@@ -156,7 +157,8 @@ export class TestClient {
     }
 
     /** Seals `payload` for (channel, seq) and POSTs it; returns the raw response and the reply key. */
-    async post(seq: bigint, payload: unknown, options: { stream?: boolean; model?: string; resend?: ReturnType<typeof sealRequest>; voucher?: unknown } = {}) {
+    /** `auth`: the request's signature field (default: signed by this client's key; `null`: left out). */
+    async post(seq: bigint, payload: unknown, options: { stream?: boolean; model?: string; resend?: ReturnType<typeof sealRequest>; voucher?: unknown; auth?: string | null } = {}) {
         const sealed = options.resend ?? sealRequest(Buffer.from(JSON.stringify(payload)), {
             recipientKey: Buffer.from(this.attestation.encryptionKey, 'hex'),
             context: { channel: this.address, seq },
@@ -169,6 +171,7 @@ export class TestClient {
                 seq: seq.toString(),
                 model: options.model ?? this.world.modelHash,
                 envelope: sealed.envelope.toString('base64'),
+                ...(options.auth === null ? {} : { auth: options.auth ?? this.auth(seq, sealed.envelope) }),
                 ...(options.stream === undefined ? {} : { stream: options.stream }),
                 ...(options.voucher === undefined ? {} : { voucher: options.voucher }),
             }),
@@ -222,6 +225,11 @@ export class TestClient {
         const r = await this.voucher(this.owed);
         if (r.status !== 200) throw new Error(`voucher refused: ${JSON.stringify(r.body)}`);
         return r;
+    }
+
+    /** The `auth` field of a job request: this client's (or `key`'s) signature of (channel, seq, envelope). */
+    auth(seq: bigint, envelope: Buffer, key: Ed25519KeyPair = this.key): string {
+        return signJobRequest(this.address, seq, envelope, key.seed).toString('base64');
     }
 
     /** The `voucher` field a job request may carry: `{ cumulative, signature }` signed by this client's key (or `key`). */

@@ -218,7 +218,8 @@ describe('worker agent HTTP API', () => {
                 recipientKey: agent.enclave.publicKeys.encryptionKey,
                 context: { channel: nowhere, seq: 1n },
             });
-            const body = (channel: Address, envelope = sealed.envelope) => ({ channel: channel.toString(), seq: '1', model: world.modelHash, envelope: envelope.toString('base64') });
+            // Any signature: the channel is refused before it is checked (there is no client key to check it against).
+            const body = (channel: Address, envelope = sealed.envelope) => ({ channel: channel.toString(), seq: '1', model: world.modelHash, envelope: envelope.toString('base64'), auth: Buffer.alloc(64, 1).toString('base64') });
             await expectError(await post('/v1/jobs', body(nowhere)), 402, 'payment_required', /no channel/);
 
             // A genuine channel of a second worker of the same Root.
@@ -314,8 +315,10 @@ describe('worker agent HTTP API', () => {
                 recipientKey: agent.enclave.publicKeys.encryptionKey,
                 context: { channel: client.address, seq: 50n },
             });
-            return { channel: client.address.toString(), seq: '50', model: world.modelHash, envelope: sealed.envelope.toString('base64') };
+            return { channel: client.address.toString(), seq: '50', model: world.modelHash, envelope: sealed.envelope.toString('base64'), auth: client.auth(50n, sealed.envelope) };
         };
+        // The client itself sending broken envelopes: signed, so the envelope's own checks answer.
+        const signedBy = (fields: { seq: string; envelope: string }) => ({ ...fields, auth: client.auth(BigInt(fields.seq), Buffer.from(fields.envelope, 'base64')) });
 
         it('POST /v1/jobs: bad JSON, wrong shapes and values, each naming what is wrong (400)', async () => {
             const signed = signedCount();
@@ -333,10 +336,10 @@ describe('worker agent HTTP API', () => {
             await expectError(await post('/v1/jobs', { ...valid(), stream: 'yes' }), 400, 'bad_request', /stream/);
             const tampered = Buffer.from(valid().envelope, 'base64');
             tampered[tampered.length - 1] ^= 1;
-            await expectError(await post('/v1/jobs', { ...valid(), envelope: tampered.toString('base64') }), 400, 'bad_request', /does not decrypt/);
-            await expectError(await post('/v1/jobs', { ...valid(), envelope: tampered.subarray(0, 50).toString('base64') }), 400, 'bad_request', /truncated/);
+            await expectError(await post('/v1/jobs', signedBy({ ...valid(), envelope: tampered.toString('base64') })), 400, 'bad_request', /does not decrypt/);
+            await expectError(await post('/v1/jobs', signedBy({ ...valid(), envelope: tampered.subarray(0, 50).toString('base64') })), 400, 'bad_request', /truncated/);
             // An envelope sealed for seq 50 replayed as seq 51.
-            await expectError(await post('/v1/jobs', { ...valid(), seq: '51' }), 400, 'bad_request', /replay/);
+            await expectError(await post('/v1/jobs', signedBy({ ...valid(), seq: '51' })), 400, 'bad_request', /replay/);
             expect(signedCount()).toBe(signed);
         });
 

@@ -1,3 +1,4 @@
+import { signJobRequest } from '../../../agents/core/job-auth';
 // The worker agent with its chain API failing (docs/security.md, "Agents"): the real agent talks
 // to a real devnet child process through tests/agents/helpers/fault-proxy.ts, which answers 429
 // and 5xx, delays past the client's timeout, and loses answers after the chain applied a send.
@@ -163,7 +164,7 @@ describe('worker agent with its chain API failing (429, 5xx, timeouts, lost answ
         const res = await fetch(`${agent.url}/v1/jobs`, {
             method: 'POST',
             headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ channel: channel.address.toString(), seq: '1', model: engine.modelHash, envelope: sealed.envelope.toString('base64') }),
+            body: JSON.stringify({ channel: channel.address.toString(), seq: '1', model: engine.modelHash, envelope: sealed.envelope.toString('base64'), auth: signJobRequest(channel.address, 1n, sealed.envelope, clientKey.seed).toString('base64') }),
         });
         const answer = (await res.json()) as Record<string, string>;
         expect({ status: res.status, answer }).toEqual({ status: 200, answer: expect.objectContaining({ receipt: expect.any(String) }) });

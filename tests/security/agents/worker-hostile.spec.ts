@@ -54,7 +54,8 @@ describe('worker agent under attack', () => {
     };
     const postJob = (fields: Record<string, unknown>) =>
         fetch(`${agent.url}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(fields) });
-    const jobFields = (c: TestClient, seq: bigint, envelope: Buffer) => ({ channel: c.address.toString(), seq: seq.toString(), model: world.modelHash, envelope: envelope.toString('base64') });
+    // Signed by the channel's client: these tests are about what the envelope holds, not who sent it.
+    const jobFields = (c: TestClient, seq: bigint, envelope: Buffer) => ({ channel: c.address.toString(), seq: seq.toString(), model: world.modelHash, envelope: envelope.toString('base64'), auth: c.auth(seq, envelope) });
     const payload = (content: string) => ({ messages: [{ role: 'user', content }], max_tokens: 4 });
 
     describe('slow clients (slowloris)', () => {
@@ -149,6 +150,41 @@ describe('worker agent under attack', () => {
             expect(agent.journal.job(client.address, 71n)).toBeUndefined();
             expect(agent.journal.books(other.address).served).toBe(0n);
             expect(signed()).toBe(before);
+        });
+    });
+
+    describe("only the channel's client spends its credit (the request's auth)", () => {
+        const sealFor = (c: TestClient, seq: bigint, content: string) =>
+            sealRequest(Buffer.from(JSON.stringify(payload(content))), { recipientKey: Buffer.from(c.attestation.encryptionKey, 'hex'), context: { channel: c.address, seq } }).envelope;
+
+        it('refuses a job not signed by the channel client key (403), or unsigned (400): nothing opened, journalled, served or signed', async () => {
+            const before = signed();
+            const servedBefore = agent.journal.books(client.address).served;
+            const { ed25519FromSeed } = await import('../../../agents/core/ed25519');
+            const stranger = ed25519FromSeed(Buffer.alloc(32, 0x5a));
+            const envelope = sealFor(client, 190n, 'billed to someone else');
+            await expectError(await postJob({ ...jobFields(client, 190n, envelope), auth: client.auth(190n, envelope, stranger) }), 403, 'unauthorized', /client's key/);
+            const { auth: _auth, ...unsigned } = jobFields(client, 190n, envelope);
+            await expectError(await postJob(unsigned), 400, 'bad_request', /auth/);
+            await expectError(await postJob({ ...jobFields(client, 190n, envelope), auth: Buffer.alloc(10).toString('base64') }), 400, 'bad_request', /64 bytes/);
+            expect(agent.journal.job(client.address, 190n)).toBeUndefined();
+            expect(agent.journal.books(client.address).served).toBe(servedBefore);
+            expect(signed()).toBe(before);
+        });
+
+        it("a captured request's auth does not carry over to another envelope or seq (403), and the seq stays usable", async () => {
+            const before = signed();
+            const genuine = sealFor(client, 191n, 'the real question');
+            const captured = client.auth(191n, genuine);
+            const forged = sealFor(client, 191n, 'a question the client never asked');
+            await expectError(await postJob({ ...jobFields(client, 191n, forged), auth: captured }), 403, 'unauthorized');
+            await expectError(await postJob({ ...jobFields(client, 192n, sealFor(client, 192n, 'x')), auth: captured }), 403, 'unauthorized');
+            expect(signed()).toBe(before);
+            const res = await postJob(jobFields(client, 191n, genuine));
+            expect(res.status).toBe(200);
+            expect(signed()).toBe(before + 1);
+            client.costs.set(191n, BigInt(((await res.json()) as { cost: string }).cost));
+            await client.pay();
         });
     });
 
