@@ -183,6 +183,8 @@ export class CocoonClient {
     private readonly voucherTimers = new Map<string, { timer: NodeJS.Timeout; channel: Address; endpoint: string }>();
     private readonly voucherCarried = new Map<string, bigint>();
     private readonly voucherDeliveries = new Map<string, Promise<void>>();
+    /** Fast-path requests on their way, per channel (a credit refusal waits for the others' answers, whose vouchers it then carries). */
+    private readonly jobsInFlight = new Map<string, Set<Promise<ChatResult>>>();
 
     private constructor(
         readonly options: CocoonClientOptions,
@@ -506,17 +508,27 @@ export class CocoonClient {
     }
 
     /**
-     * fastPath, tried again (up to twice) when the worker refuses for credit (402) while a newer
-     * voucher exists than the one the request carried (with several requests in flight on one
-     * channel, the worker may count answers whose vouchers were signed after the request left; the
-     * retry carries the newest), or refuses the seq as used (409 `seq_used`: a new seq is taken).
+     * fastPath, tried again (up to twice) when the worker refuses for credit (402) and, once the
+     * other requests in flight on the channel are answered, a newer voucher exists than the one the
+     * request carried (the worker counted answers whose vouchers were signed after the request
+     * left; the retry carries the newest), or refuses the seq as used (409 `seq_used`: a new seq).
      */
     private async fastPathCatchingUp(request: ChatRequest, modelHash: string, candidate: Candidate, channel: ChannelRecord): Promise<ChatResult> {
+        const key = channel.address.toRawString();
+        const inFlight = this.jobsInFlight.get(key) ?? new Set<Promise<ChatResult>>();
+        this.jobsInFlight.set(key, inFlight);
         for (let attempt = 0; ; attempt++) {
             const latestBefore = this.ledger.channel(channel.address)?.voucher?.cumulative ?? 0n;
+            const job = this.fastPath(request, modelHash, candidate, channel);
+            inFlight.add(job);
             try {
-                return await this.fastPath(request, modelHash, candidate, channel);
+                return await job;
             } catch (error) {
+                inFlight.delete(job);
+                if (error instanceof WorkerRequestError && error.status === 402 && error.workerCode === 'payment_required' && attempt < 2) {
+                    // The answers the worker counts but has no voucher for are those of the other requests in flight: once they are in, their vouchers exist.
+                    await Promise.allSettled([...inFlight]);
+                }
                 if (error instanceof WorkerRequestError && error.status === 409 && error.workerCode === 'seq_used' && attempt < 2) {
                     // The worker saw this seq already (our ledger lost its last seqs to a power cut): the next attempt takes a new one.
                     this.log({ event: 'client-seq-retry', channel: channel.address.toString(), attempt: attempt + 1 });
@@ -528,6 +540,8 @@ export class CocoonClient {
                 if ((record?.voucher?.cumulative ?? 0n) <= latestBefore) throw error;
                 this.log({ event: 'client-credit-retry', channel: channel.address.toString(), attempt: attempt + 1 });
                 channel = record ?? channel;
+            } finally {
+                inFlight.delete(job);
             }
         }
     }
