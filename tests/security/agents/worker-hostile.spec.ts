@@ -57,6 +57,8 @@ describe('worker agent under attack', () => {
     // Signed by the channel's client: these tests are about what the envelope holds, not who sent it.
     const jobFields = (c: TestClient, seq: bigint, envelope: Buffer) => ({ channel: c.address.toString(), seq: seq.toString(), model: world.modelHash, envelope: envelope.toString('base64'), auth: c.auth(seq, envelope) });
     const payload = (content: string) => ({ messages: [{ role: 'user', content }], max_tokens: 4 });
+    const sealFor = (c: TestClient, seq: bigint, content: string, recipient: Buffer = Buffer.from(c.attestation.encryptionKey, 'hex')) =>
+        sealRequest(Buffer.from(JSON.stringify(payload(content))), { recipientKey: recipient, context: { channel: c.address, seq } }).envelope;
 
     describe('slow clients (slowloris)', () => {
         it('times out headers dribbled byte by byte with 408 request_timeout and frees the connection, while others are served', async () => {
@@ -108,9 +110,6 @@ describe('worker agent under attack', () => {
     });
 
     describe('malformed and misdirected ciphertext', () => {
-        const sealFor = (c: TestClient, seq: bigint, content: string, recipient: Buffer = Buffer.from(c.attestation.encryptionKey, 'hex')) =>
-            sealRequest(Buffer.from(JSON.stringify(payload(content))), { recipientKey: recipient, context: { channel: c.address, seq } }).envelope;
-
         it('refuses each broken envelope with 400 bad_request naming the fault, journals nothing, signs nothing, and the seq stays usable', async () => {
             const before = signed();
             const good = sealFor(client, 60n, 'intact');
@@ -154,9 +153,6 @@ describe('worker agent under attack', () => {
     });
 
     describe("only the channel's client spends its credit (the request's auth)", () => {
-        const sealFor = (c: TestClient, seq: bigint, content: string) =>
-            sealRequest(Buffer.from(JSON.stringify(payload(content))), { recipientKey: Buffer.from(c.attestation.encryptionKey, 'hex'), context: { channel: c.address, seq } }).envelope;
-
         it('refuses a job not signed by the channel client key (403), or unsigned (400): nothing opened, journalled, served or signed', async () => {
             const before = signed();
             const servedBefore = agent.journal.books(client.address).served;
