@@ -524,17 +524,17 @@ export class CocoonClient {
             try {
                 return await job;
             } catch (error) {
-                inFlight.delete(job);
-                if (error instanceof WorkerRequestError && error.status === 402 && error.workerCode === 'payment_required' && attempt < 2) {
-                    // The answers the worker counts but has no voucher for are those of the other requests in flight: once they are in, their vouchers exist.
-                    await Promise.allSettled([...inFlight]);
-                }
-                if (error instanceof WorkerRequestError && error.status === 409 && error.workerCode === 'seq_used' && attempt < 2) {
+                const refused = (status: number, code: string) => error instanceof WorkerRequestError && error.status === status && error.workerCode === code;
+                if (attempt >= 2) throw error;
+                if (refused(409, 'seq_used')) {
                     // The worker saw this seq already (our ledger lost its last seqs to a power cut): the next attempt takes a new one.
                     this.log({ event: 'client-seq-retry', channel: channel.address.toString(), attempt: attempt + 1 });
                     continue;
                 }
-                if (!(error instanceof WorkerRequestError && error.status === 402 && error.workerCode === 'payment_required') || attempt >= 2) throw error;
+                if (!refused(402, 'payment_required')) throw error;
+                // The answers the worker counts but has no voucher for are those of the other requests in flight: once they are in, their vouchers exist.
+                inFlight.delete(job);
+                await Promise.allSettled([...inFlight]);
                 const record = this.ledger.channel(channel.address);
                 // No voucher newer than what this request carried (or the worker held): the refusal is about the deposit.
                 if ((record?.voucher?.cumulative ?? 0n) <= latestBefore) throw error;
