@@ -10,6 +10,7 @@
  *     sampled through bench/roles/gc-hook.js, and their least-squares slope).
  */
 import { ChildProcess, spawn } from 'node:child_process';
+import * as http from 'node:http';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -244,16 +245,33 @@ async function faucet(devnetUrl: string, address: string, amount: bigint): Promi
 
 type Request = () => Promise<string>;
 
+// The load generator's own cost should be small next to what it measures: node:http with kept-alive
+// connections costs about 0.5 ms less CPU per request than fetch (undici) on this machine.
+const keepAlive = new http.Agent({ keepAlive: true });
+
 /** One POST /v1/chat/completions (non-streaming); returns the answer's text, throws on any non-200. */
 function chatRequest(apiBase: string, model: string, maxTokens: number): Request {
-    const body = JSON.stringify({ model, messages: MESSAGES, max_tokens: maxTokens });
+    const body = Buffer.from(JSON.stringify({ model, messages: MESSAGES, max_tokens: maxTokens }));
     const url = `${apiBase.replace(/\/$/, '')}/chat/completions`;
-    return async () => {
-        const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-        const text = await res.text();
-        if (res.status !== 200) throw new Error(`${url}: HTTP ${res.status}: ${text.slice(0, 300)}`);
-        return (JSON.parse(text) as { choices: { message: { content: string } }[] }).choices[0].message.content;
-    };
+    return () =>
+        new Promise<string>((resolve, reject) => {
+            const req = http.request(url, { method: 'POST', agent: keepAlive, headers: { 'content-type': 'application/json', 'content-length': body.length } }, (res) => {
+                const parts: Buffer[] = [];
+                res.on('data', (chunk: Buffer) => parts.push(chunk));
+                res.on('error', reject);
+                res.on('end', () => {
+                    const text = Buffer.concat(parts).toString('utf8');
+                    if (res.statusCode !== 200) return reject(new Error(`${url}: HTTP ${res.statusCode}: ${text.slice(0, 300)}`));
+                    try {
+                        resolve((JSON.parse(text) as { choices: { message: { content: string } }[] }).choices[0].message.content);
+                    } catch (error) {
+                        reject(error);
+                    }
+                });
+            });
+            req.on('error', reject);
+            req.end(body);
+        });
 }
 
 async function timed(fn: Request): Promise<number> {
