@@ -3,6 +3,7 @@
 export * from './engine';
 export * from './errors';
 export { EmbeddedEngine } from './embedded';
+export { ThreadedEmbeddedEngine } from './embedded-thread';
 export type { EmbeddedEngineOptions, EmbeddedDevice, EmbeddedDtype } from './embedded';
 export { OpenAICompatibleEngine, mapUsage } from './openai-compatible';
 export type { OpenAICompatibleOptions, DeclaredModelFiles } from './openai-compatible';

@@ -9,7 +9,7 @@ import { ConfigfsTsm } from '../enclave/configfs-tsm';
 import { SimulatedEnclave } from '../enclave/simulated';
 import { TdxEnclave } from '../enclave/tdx';
 import { Enclave } from '../enclave/types';
-import { EmbeddedEngine } from '../inference/embedded';
+import { ThreadedEmbeddedEngine } from '../inference/embedded-thread';
 import { InferenceEngine } from '../inference/engine';
 import { OpenAICompatibleEngine } from '../inference/openai-compatible';
 import { computeManifest, modelHashToUint256, readManifest } from '../inference/model-identity';
@@ -79,7 +79,8 @@ export function chainFromConfig(config: WorkerConfig): Chain {
 export async function engineFromConfig(config: WorkerConfig): Promise<InferenceEngine> {
     const m = config.model;
     if (m.engine === 'embedded') {
-        return EmbeddedEngine.load({
+        // In a thread of its own: the model does not take turns with the agent's HTTP, crypto and journal work.
+        return ThreadedEmbeddedEngine.load({
             model: m.path,
             modelName: m.name,
             device: m.device,

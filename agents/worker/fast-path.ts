@@ -128,7 +128,7 @@ export class FastPath {
         if (scheduler.draining) throw new ApiError('draining', 'the worker is shutting down and takes no new work; retry on another worker or later');
 
         const payload = parseJobPayload(opened.plaintext, limits);
-        const promptTokens = countPromptTokens(this.deps.engine, payload.messages);
+        const promptTokens = await countPromptTokens(this.deps.engine, payload.messages);
         // The voucher for the client's previous answers, sent along with this job: taken first, so this job's money check counts it.
         if (voucher) this.acceptVoucher(channel, snapshot, voucher, true);
         let prices = this.pricesOf(snapshot);

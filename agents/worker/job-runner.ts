@@ -3,6 +3,7 @@ import { Address } from '@ton/core';
 import { EnvelopeError } from '../core/envelope';
 import { Enclave } from '../enclave/types';
 import { EmbeddedEngine } from '../inference/embedded';
+import { ThreadedEmbeddedEngine } from '../inference/embedded-thread';
 import { ChatMessage, CompletionResult, InferenceEngine } from '../inference/engine';
 import { EmptyPromptError, InferenceError, InvalidRequestError, PromptTooLongError } from '../inference/errors';
 import { receiptCell } from '../../wrappers/signed';
@@ -85,12 +86,13 @@ export function parseJobPayload(plaintext: Buffer, limits: { maxPromptBytes: num
  * engine (its tokenizer and chat template); for an OpenAI-compatible backend an upper bound
  * (byte-level tokenizers never make more tokens than bytes, plus template overhead).
  */
-export function countPromptTokens(engine: InferenceEngine, messages: ChatMessage[]): number {
-    if (engine instanceof EmbeddedEngine) {
+export async function countPromptTokens(engine: InferenceEngine, messages: ChatMessage[]): Promise<number> {
+    if (engine instanceof EmbeddedEngine || engine instanceof ThreadedEmbeddedEngine) {
         try {
-            return engine.promptTokenIds(messages).length;
+            return engine instanceof EmbeddedEngine ? engine.promptTokenIds(messages).length : await engine.promptTokenCount(messages);
         } catch (error) {
-            throw new ApiError('bad_request', (error as Error).message);
+            if (error instanceof InvalidRequestError) throw new ApiError('bad_request', error.message);
+            throw error;
         }
     }
     return messages.reduce((n, m) => n + Buffer.byteLength(m.role) + Buffer.byteLength(m.content) + 16, 64);
