@@ -72,6 +72,36 @@ describe('watcher on the in-process sandbox chain', () => {
         store.close();
     });
 
+    it('an account with nothing new costs one getAccount per poll and no page of transactions', async () => {
+        const calls = { getAccount: 0, getTransactions: 0 };
+        const counted = new Proxy(chain, {
+            get(target, name, receiver) {
+                const value = Reflect.get(target, name, receiver);
+                if (name !== 'getAccount' && name !== 'getTransactions') return typeof value === 'function' ? value.bind(target) : value;
+                return (...args: unknown[]) => {
+                    calls[name]++;
+                    return (value as (...a: unknown[]) => unknown).apply(target, args);
+                };
+            },
+        });
+        // An account of its own: the other tests count this file's comments to `target`.
+        const quiet = new Address(0, Buffer.alloc(32, 0x56));
+        await sendComments(chain, source, quiet, ['q0', 'q1', 'q2', 'q3', 'q4']);
+        const store = JournalStore.open(join(dir, 'idle.journal'));
+        const seen: string[] = [];
+        const watcher = new Watcher({ chain: counted, store, accounts: [quiet], decoder: commentDecoder, pageSize: 4, handler: ({ event }) => void seen.push(event.text) });
+        expect(await watcher.pollOnce()).toBe(5);
+        calls.getAccount = calls.getTransactions = 0;
+        expect(await watcher.pollOnce()).toBe(0);
+        expect(await watcher.pollOnce()).toBe(0);
+        expect(calls).toEqual({ getAccount: 2, getTransactions: 0 });
+        await sendComments(chain, source, quiet, ['idle-1']);
+        expect(await watcher.pollOnce()).toBe(1);
+        expect(seen.slice(-1)).toEqual(['idle-1']);
+        expect(calls.getTransactions).toBeGreaterThan(0);
+        store.close();
+    });
+
     it('a failing handler moves neither the cursor nor the effects; the event is delivered on the next poll', async () => {
         const store = JournalStore.open(join(dir, 'b.journal'));
         const seen: string[] = [];

@@ -2,7 +2,7 @@ import { Address, Transaction } from '@ton/core';
 import { JournalStore, WriteBatch } from '../store/store';
 import { ChainError } from './errors';
 import { backoffDelay, RetryPolicy, sleep, withRetry, RetryAbortedError } from './retry';
-import { Chain, TxId, txIdOf } from './types';
+import { Chain, sameTx, TxId, txIdOf } from './types';
 
 /**
  * Follows a set of accounts and hands every decoded item of every new transaction to a handler,
@@ -175,6 +175,11 @@ export class Watcher<E> {
             // An account with no history yet starts from its beginning (lt 0), so its first event is not skipped.
             store.update((b) => b.put(key, latest ? { lt: latest.lt, hash: latest.hash() } : { lt: 0n, hash: Buffer.alloc(32) }));
             return 0;
+        }
+        if (cursor) {
+            // An account with nothing new costs one light call (its last transaction id), not a page of transactions to fetch and parse.
+            const { lastTransaction } = await this.call(() => this.options.chain.getAccount(account), signal);
+            if (lastTransaction ? sameTx(lastTransaction, cursor) : cursor.lt === 0n) return 0;
         }
         const fresh = await this.collectNewer(account, cursor, signal);
         let delivered = 0;
