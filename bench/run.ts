@@ -212,7 +212,7 @@ function fastPathSection(s: StackReport, o: Record<string, number>, crypto: Retu
             ? ''
             : `${c.backend}: of the ${c.agentMedianMs.toFixed(0)} ms median through the agents, the client SDK's own log (\`client-job-done\`: worker round trip, ` +
               `receipt check, voucher signed) accounts for a median ${c.clientJobMs.toFixed(0)} ms; the rest (${(c.agentMedianMs - c.clientJobMs).toFixed(0)} ms) is the client server's HTTP handling and what the SDK does ` +
-              'before the request leaves: choosing the worker, checking the channel\'s free deposit (`ChannelManager.readRecent`: three toncenter calls to the devnet, reused for 2 s), sealing.';
+              'before the request leaves: choosing the worker, checking the channel\'s free deposit (`ChannelManager.readRecent`: three toncenter calls to the devnet, reused for 2 s and read again in the background after that), sealing.';
     L.push('**Where the time goes.**', '', `- ${split(s.fake)}`, `- ${split(s.paced)}`, `- ${split(s.tiny)}`,
         `- The same channel read from the bench process (getAccount, then getState and getTerms in parallel, over the devnet's toncenter API): median ${s.chainReadMs.toFixed(0)} ms over 20 reads.`, '');
     L.push('**Per-job crypto** (`bench/crypto.ts`, run by the bench as a child process; 4 KB prompt, 4 KB answer; best of',

@@ -141,6 +141,8 @@ export interface ChannelManagerOptions {
 export class ChannelManager {
     private values: OperationValues | undefined;
     private readonly views = new Map<string, { at: number; view: ChannelView | undefined }>();
+    /** Background reads of views that `readRecent` served while they aged. */
+    private readonly rereading = new Map<string, Promise<void>>();
 
     constructor(private readonly options: ChannelManagerOptions) {}
 
@@ -165,10 +167,30 @@ export class ChannelManager {
         return view;
     }
 
-    /** Like `read`, reusing a view read less than `viewCacheMs` ago (the fast path's check of free deposit). */
+    /**
+     * Like `read`, reusing a view read less than `viewCacheMs` ago (the fast path's check of free
+     * deposit). A view up to five times that old is still used while it is read again in the
+     * background: a request then never waits for the chain because the view aged (three calls; on a
+     * public endpoint hundreds of ms), and the reasons a reused view is safe (see `viewCacheMs`) hold.
+     */
     async readRecent(channel: Address): Promise<ChannelView | undefined> {
-        const cached = this.views.get(channel.toRawString());
-        if (cached && Date.now() - cached.at < (this.options.viewCacheMs ?? 2000)) return cached.view;
+        const key = channel.toRawString();
+        const cached = this.views.get(key);
+        const reuseMs = this.options.viewCacheMs ?? 2000;
+        const age = cached ? Date.now() - cached.at : Infinity;
+        if (cached && age < reuseMs) return cached.view;
+        if (cached && age < reuseMs * 5) {
+            if (!this.rereading.has(key)) {
+                const reread = this.read(channel)
+                    .then(
+                        () => undefined,
+                        (error: unknown) => this.options.log?.({ event: 'client-channel-reread-failed', channel: channel.toString(), error: (error as Error).message }),
+                    )
+                    .finally(() => this.rereading.delete(key));
+                this.rereading.set(key, reread);
+            }
+            return cached.view;
+        }
         return this.read(channel);
     }
 

@@ -136,6 +136,45 @@ describe('channels: the client opens, tops up, uses on-chain and closes them on 
         expect(ledger.channel(record.address)?.status).toBe('closed');
     });
 
+    it("reuses a channel's view for viewCacheMs, then serves it while it is read again in the background; past five times that, it waits for the chain", async () => {
+        const record = await manager.open(attested(), toNano('5'), net.params.channel.minChannelDeposit);
+        let reads = 0;
+        const chain = new Proxy(net.chain, {
+            get(target, name, receiver) {
+                const value = Reflect.get(target, name, receiver);
+                if (typeof value !== 'function') return value;
+                if (name !== 'getAccount') return value.bind(target);
+                return (...args: unknown[]) => {
+                    reads++;
+                    return value.apply(target, args);
+                };
+            },
+        });
+        const viewing = new ChannelManager({ chain, wallet, sender: new IdempotentSender({ chain, wallet, store, pollIntervalMs: 5 }), root: net.root.address, ledger, voucherKeys: walletDerivedVoucherKeys(wallet.key), viewCacheMs: 200 });
+        const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+        const first = await viewing.readRecent(record.address);
+        expect(first!.state.deposit).toBe(toNano('5'));
+        expect(reads).toBe(1);
+        expect(await viewing.readRecent(record.address)).toBe(first); // within viewCacheMs: no chain call
+        expect(reads).toBe(1);
+        // The deposit changes behind this manager's back (another manager tops up).
+        await manager.topUp(record.address, toNano('1'));
+        await sleep(250);
+        // Aged: the old view answers at once, one read starts in the background (not one per caller)...
+        const [a, b] = await Promise.all([viewing.readRecent(record.address), viewing.readRecent(record.address)]);
+        expect(a).toBe(first);
+        expect(b).toBe(first);
+        expect(reads).toBe(2);
+        await Promise.all((viewing as unknown as { rereading: Map<string, Promise<void>> }).rereading.values());
+        // ...and its result is what the next call gets.
+        expect((await viewing.readRecent(record.address))!.state.deposit).toBe(toNano('6'));
+        expect(reads).toBe(2);
+        // Older than five times viewCacheMs: the caller waits for a fresh read.
+        await sleep(1100);
+        expect((await viewing.readRecent(record.address))!.state.deposit).toBe(toNano('6'));
+        expect(reads).toBe(3);
+    });
+
     it('carries an on-chain payload as a snake of cells, byte for byte', () => {
         for (const size of [0, 1, 127, 128, 4000]) {
             const bytes = Buffer.alloc(size, 7).map((_, i) => i % 251);
