@@ -54,12 +54,20 @@ export class ToncenterChain implements Chain {
 
     async getAccount(address: Address): Promise<AccountState> {
         const state = await this.call(() => this.client.getContractState(address));
+        // Code and data are parsed when first read: parsing hashes every cell (a contract's code is
+        // hundreds), and most callers only want the status, the balance or the last transaction.
+        const code = lazyCell(state.code);
+        const data = lazyCell(state.data);
         return {
             address,
             status: state.state === 'uninitialized' ? (state.balance === 0n && !state.lastTransaction ? 'nonexist' : 'uninit') : state.state,
             balance: state.balance,
-            code: state.code ? Cell.fromBoc(state.code)[0] : null,
-            data: state.data ? Cell.fromBoc(state.data)[0] : null,
+            get code() {
+                return code();
+            },
+            get data() {
+                return data();
+            },
             lastTransaction: state.lastTransaction
                 ? { lt: BigInt(state.lastTransaction.lt), hash: Buffer.from(state.lastTransaction.hash, 'base64') }
                 : null,
@@ -182,4 +190,9 @@ function redactEndpoint(endpoint: string): string {
     } catch {
         return 'the endpoint';
     }
+}
+
+function lazyCell(boc: Buffer | null): () => Cell | null {
+    let cell: Cell | null | undefined;
+    return () => (cell === undefined ? (cell = boc ? Cell.fromBoc(boc)[0] : null) : cell);
 }
