@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { commands } from './cli/commands';
+import { commandModules } from './cli/commands';
 import { CliIo, CliUsageError, CommandRegistry } from './cli/registry';
 
 /** `cocoon <command> [options]`: the entry point behind bin/cocoon.js. */
 export function buildRegistry(): CommandRegistry {
     const registry = new CommandRegistry();
-    for (const command of commands) registry.register(command);
+    for (const { names, load } of commandModules) registry.registerLazy(names, load);
     return registry;
 }
 

@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { buildRegistry, main } from '../cli';
 import { CliCommand, CliIo, CommandRegistry } from './registry';
 
@@ -40,5 +42,33 @@ describe('cocoon CLI command registry', () => {
         const unknownOption = captureIo();
         expect(await main(['devnet', '--colour'], unknownOption)).toBe(2);
         expect(unknownOption.err.join('\n')).toMatch(/Unknown option '--colour'/);
+    });
+    it("loads a command's module only when one of its commands runs or help lists them, and checks the names it declared", () => {
+        const loads: string[] = [];
+        const registry = new CommandRegistry()
+            .registerLazy(['worker start', 'worker status'], () => (loads.push('worker'), [command('worker start'), command('worker status')]))
+            .registerLazy(['model hash'], () => (loads.push('model'), [command('model hash')]));
+        expect(registry.resolve(['worker', 'status', '--json'])?.args).toEqual(['--json']);
+        expect(registry.resolve(['worker', 'start'])?.command.name).toBe('worker start');
+        expect(loads).toEqual(['worker']);
+        expect(registry.list().map((c) => c.name)).toEqual(['model hash', 'worker start', 'worker status']);
+        expect(loads).toEqual(['worker', 'model']);
+        expect(() => registry.registerLazy(['model hash'], () => [])).toThrow(/registered twice/);
+        const drifted = new CommandRegistry().registerLazy(['deploy'], () => [command('deploy root')]);
+        expect(() => drifted.resolve(['deploy'])).toThrow(/the module of "deploy" defines "deploy root" instead/);
+    });
+
+    it('`cocoon devnet` loads no worker, client or auditor code (a process of its own, as bin/cocoon.js runs it)', () => {
+        const script = [
+            "require('tsx/cjs');",
+            `const { main } = require(${JSON.stringify(join(__dirname, '..', 'cli.ts'))});`,
+            'const io = { stdout() {}, stderr() {}, env: {}, signal: new AbortController().signal };',
+            "main(['devnet', '--help'], io).then((code) => {",
+            "    const loaded = Object.keys(require.cache).filter((f) => /[\\/]agents[\\/](worker|client|auditor)[\\/]/.test(f));",
+            '    process.stdout.write(JSON.stringify({ code, loaded }));',
+            '});',
+        ].join('\n');
+        const result = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }));
+        expect(result).toEqual({ code: 0, loaded: [] });
     });
 });

@@ -33,25 +33,54 @@ export class CliUsageError extends Error {
 
 export class CommandRegistry {
     private readonly commands = new Map<string, CliCommand>();
+    /** Commands whose module is not loaded yet: name → loader (shared by a module's commands). */
+    private readonly lazy = new Map<string, () => void>();
 
     register(command: CliCommand): this {
-        const key = command.name.trim().split(/\s+/).join(' ');
-        if (!/^[a-z][a-z0-9-]*( [a-z][a-z0-9-]*)*$/.test(key)) throw new Error(`invalid command name "${command.name}"`);
-        if (this.commands.has(key)) throw new Error(`command "${key}" is registered twice`);
+        const key = this.keyOf(command.name);
         this.commands.set(key, command);
+        return this;
+    }
+
+    /** Commands `names` of a module that `load` loads when one of them is first resolved or listed. */
+    registerLazy(names: string[], load: () => CliCommand[]): this {
+        const keys = names.map((name) => this.keyOf(name));
+        let loaded = false;
+        const loadAll = () => {
+            if (loaded) return;
+            const commands = load();
+            const defined = commands.map((c) => this.keyOf(c.name, false)).sort();
+            if (defined.join('|') !== [...keys].sort().join('|')) {
+                throw new Error(`the module of "${keys.join('", "')}" defines ${defined.map((k) => `"${k}"`).join(', ') || 'no command'} instead`);
+            }
+            for (const key of keys) this.lazy.delete(key);
+            for (const command of commands) this.commands.set(this.keyOf(command.name, false), command);
+            loaded = true;
+        };
+        for (const key of keys) this.lazy.set(key, loadAll);
         return this;
     }
 
     /** The command named by the longest prefix of `argv`, and the remaining arguments. */
     resolve(argv: string[]): { command: CliCommand; args: string[] } | undefined {
         for (let words = Math.min(argv.length, 4); words >= 1; words--) {
-            const command = this.commands.get(argv.slice(0, words).join(' '));
+            const key = argv.slice(0, words).join(' ');
+            this.lazy.get(key)?.();
+            const command = this.commands.get(key);
             if (command) return { command, args: argv.slice(words) };
         }
         return undefined;
     }
 
     list(): CliCommand[] {
+        for (const load of new Set(this.lazy.values())) load();
         return [...this.commands.values()].sort((a, b) => a.name.localeCompare(b.name));
+    }
+
+    private keyOf(name: string, fresh = true): string {
+        const key = name.trim().split(/\s+/).join(' ');
+        if (!/^[a-z][a-z0-9-]*( [a-z][a-z0-9-]*)*$/.test(key)) throw new Error(`invalid command name "${name}"`);
+        if (fresh && (this.commands.has(key) || this.lazy.has(key))) throw new Error(`command "${key}" is registered twice`);
+        return key;
     }
 }
