@@ -18,7 +18,14 @@ const loading = EmbeddedEngine.load(workerData.options as EmbeddedEngineOptions)
         engine = loaded;
         post({
             type: 'loaded',
-            info: { model: loaded.model, manifest: loaded.manifest, folder: loaded.folder, device: loaded.device, contextLength: loaded.contextLength },
+            info: {
+                model: loaded.model,
+                manifest: loaded.manifest,
+                folder: loaded.folder,
+                device: loaded.device,
+                contextLength: loaded.contextLength,
+                maxPromptTokens: loaded.maxPromptTokens,
+            },
         });
     },
     (error: unknown) => post({ type: 'load-failed', error: serializeError(error) }),

@@ -24,6 +24,7 @@ export interface ThreadInfo {
     folder: string;
     device: EmbeddedDevice;
     contextLength: number;
+    maxPromptTokens: number;
 }
 
 type SerializedError = { name: string; message: string; fields: Record<string, unknown> };
@@ -120,6 +121,10 @@ export class ThreadedEmbeddedEngine implements InferenceEngine {
     }
     get contextLength(): number {
         return this.info.contextLength;
+    }
+    /** Most prompt tokens a request may have (after the chat template). */
+    get maxPromptTokens(): number {
+        return this.info.maxPromptTokens;
     }
 
     /** Loads the model in a new thread. Throws what EmbeddedEngine.load throws. */

@@ -212,6 +212,11 @@ export class EmbeddedEngine implements InferenceEngine {
         );
     }
 
+    /** Most prompt tokens a request may have (after the chat template). */
+    get maxPromptTokens(): number {
+        return this.limits.maxPromptTokens;
+    }
+
     /** Renders and tokenizes a conversation with the model's chat template (what `complete` feeds the model). */
     promptTokenIds(messages: CompletionRequest['messages']): number[] {
         const ids = this.encode(messages).input_ids;
@@ -228,10 +233,8 @@ export class EmbeddedEngine implements InferenceEngine {
         const inputs = this.encode(request.messages);
         const promptTokens = inputs.input_ids.dims[1];
         if (promptTokens === 0) throw new InvalidRequestError('the chat template rendered the conversation to zero tokens');
-        if (promptTokens > this.limits.maxPromptTokens) {
-            const ofModel = this.limits.maxPromptTokens === this.contextLength - 1;
-            throw new PromptTooLongError(promptTokens, this.limits.maxPromptTokens, 'tokens', ofModel ? "model's context" : 'configured limit');
-        }
+        const tooLong = promptLimitError(promptTokens, this);
+        if (tooLong) throw tooLong;
         const maxNewTokens = Math.min(request.maxTokens ?? this.limits.defaultMaxTokens, this.contextLength - promptTokens);
 
         // One generation at a time; the queue keeps arrival order.
@@ -310,6 +313,13 @@ export class EmbeddedEngine implements InferenceEngine {
         else finishReason = 'length';
         return result(text, completionTokens, finishReason);
     }
+}
+
+/** The error for a prompt of `promptTokens` over an engine's limit (its own, or its model's context), or undefined when it fits. */
+export function promptLimitError(promptTokens: number, engine: { maxPromptTokens: number; contextLength: number }): PromptTooLongError | undefined {
+    if (promptTokens <= engine.maxPromptTokens) return undefined;
+    const ofModel = engine.maxPromptTokens === engine.contextLength - 1;
+    return new PromptTooLongError(promptTokens, engine.maxPromptTokens, 'tokens', ofModel ? "model's context" : 'configured limit');
 }
 
 /**

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Address } from '@ton/core';
 import { EnvelopeError } from '../core/envelope';
 import { Enclave } from '../enclave/types';
-import { EmbeddedEngine } from '../inference/embedded';
+import { EmbeddedEngine, promptLimitError } from '../inference/embedded';
 import { ThreadedEmbeddedEngine } from '../inference/embedded-thread';
 import { ChatMessage, CompletionResult, InferenceEngine } from '../inference/engine';
 import { EmptyPromptError, InferenceError, InvalidRequestError, PromptTooLongError } from '../inference/errors';
@@ -88,12 +88,17 @@ export function parseJobPayload(plaintext: Buffer, limits: { maxPromptBytes: num
  */
 export async function countPromptTokens(engine: InferenceEngine, messages: ChatMessage[]): Promise<number> {
     if (engine instanceof EmbeddedEngine || engine instanceof ThreadedEmbeddedEngine) {
+        let count: number;
         try {
-            return engine instanceof EmbeddedEngine ? engine.promptTokenIds(messages).length : await engine.promptTokenCount(messages);
+            count = engine instanceof EmbeddedEngine ? engine.promptTokenIds(messages).length : await engine.promptTokenCount(messages);
         } catch (error) {
             if (error instanceof InvalidRequestError) throw new ApiError('bad_request', error.message);
             throw error;
         }
+        // Refused here, before the job is journalled, rather than by the model after.
+        const tooLong = promptLimitError(count, engine);
+        if (tooLong) throw new ApiError('bad_request', tooLong.message);
+        return count;
     }
     return messages.reduce((n, m) => n + Buffer.byteLength(m.role) + Buffer.byteLength(m.content) + 16, 64);
 }

@@ -349,7 +349,9 @@ describe('worker agent HTTP API', () => {
             await expectError(await job(61n, { messages: [{ role: 'user', content: 'x' }], max_tokens: 65 }), 400, 'bad_request', /above this worker's limit/);
             await expectError(await job(62n, { messages: [{ role: 'user', content: 'x' }], temperature: 1 }), 400, 'bad_request', /unknown field "temperature"/);
             await expectError(await job(63n, { messages: [{ role: 'user', content: 'x'.repeat(9000) }] }), 413, 'too_large', /maxPromptBytes/);
-            for (const seq of [60n, 61n, 62n, 63n]) expect(agent.journal.job(client.address, seq)).toBeUndefined();
+            // Within maxPromptBytes, but 618 tokens for the tiny model's context of 512.
+            await expectError(await job(64n, { messages: [{ role: 'user', content: 'x'.repeat(600) }] }), 400, 'bad_request', /the prompt is 618 tokens, over the model's context of 511 tokens/);
+            for (const seq of [60n, 61n, 62n, 63n, 64n]) expect(agent.journal.job(client.address, seq)).toBeUndefined();
         });
 
         it('POST /v1/jobs: a body over http.maxBodyBytes is 413, whether declared or streamed, and the connection is closed', async () => {
