@@ -48,13 +48,13 @@ export class CommandRegistry {
         let loaded = false;
         const loadAll = () => {
             if (loaded) return;
-            const commands = load();
-            const defined = commands.map((c) => this.keyOf(c.name, false)).sort();
+            const named = load().map((command) => [this.keyOf(command.name, false), command] as const);
+            const defined = named.map(([key]) => key).sort();
             if (defined.join('|') !== [...keys].sort().join('|')) {
                 throw new Error(`the module of "${keys.join('", "')}" defines ${defined.map((k) => `"${k}"`).join(', ') || 'no command'} instead`);
             }
             for (const key of keys) this.lazy.delete(key);
-            for (const command of commands) this.commands.set(this.keyOf(command.name, false), command);
+            for (const [key, command] of named) this.commands.set(key, command);
             loaded = true;
         };
         for (const key of keys) this.lazy.set(key, loadAll);

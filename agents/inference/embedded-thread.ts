@@ -152,18 +152,14 @@ export class ThreadedEmbeddedEngine implements InferenceEngine {
 
     /** Prompt tokens of a conversation after the chat template: what `complete` will count. */
     promptTokenCount(messages: ChatMessage[]): Promise<number> {
-        return this.call<number>({ type: 'count', messages: messages.map((m) => ({ role: m.role, content: m.content })) });
+        return this.call<number>({ type: 'count', messages: plainMessages(messages) }).answer;
     }
 
     async complete(request: CompletionRequest): Promise<CompletionResult> {
         validateRequest(request, { maxPromptChars: this.maxPromptChars });
         const { onToken, signal, ...rest } = request;
         if (signal?.aborted) return this.cancelledResult('', 0);
-        const id = this.nextId;
-        const result = this.call<CompletionResult>(
-            { type: 'complete', request: { ...rest, messages: rest.messages.map((m) => ({ role: m.role, content: m.content })) }, stream: onToken !== undefined },
-            onToken,
-        );
+        const { id, answer: result } = this.call<CompletionResult>({ type: 'complete', request: { ...rest, messages: plainMessages(rest.messages) }, stream: onToken !== undefined }, onToken);
         if (!signal) return result;
         const onAbort = () => {
             const pending = this.pending.get(id);
@@ -195,14 +191,19 @@ export class ThreadedEmbeddedEngine implements InferenceEngine {
         return this.closing;
     }
 
-    private call<T>(message: { type: 'count'; messages: ChatMessage[] } | { type: 'complete'; request: ThreadCompletionRequest; stream: boolean }, onToken?: (chunk: TokenChunk) => void): Promise<T> {
-        if (this.closed) return Promise.reject(new EngineClosedError());
-        if (this.stopped) return Promise.reject(this.stopped);
+    /** Sends a request to the thread; `id` names it in the replies (and in a cancel). */
+    private call<T>(
+        message: { type: 'count'; messages: ChatMessage[] } | { type: 'complete'; request: ThreadCompletionRequest; stream: boolean },
+        onToken?: (chunk: TokenChunk) => void,
+    ): { id: number; answer: Promise<T> } {
         const id = this.nextId++;
-        return new Promise<T>((resolve, reject) => {
+        if (this.closed) return { id, answer: Promise.reject(new EngineClosedError()) };
+        if (this.stopped) return { id, answer: Promise.reject(this.stopped) };
+        const answer = new Promise<T>((resolve, reject) => {
             this.pending.set(id, { resolve: resolve as (value: never) => void, reject, onToken });
             this.thread.postMessage({ ...message, id } as ThreadRequest);
         });
+        return { id, answer };
     }
 
     private onReply(reply: ThreadReply): void {
@@ -253,4 +254,9 @@ export class ThreadedEmbeddedEngine implements InferenceEngine {
             modelHash: this.modelHash,
         };
     }
+}
+
+/** Only role and content cross to the thread (a caller's message objects may carry more, and not all of it clones). */
+function plainMessages(messages: ChatMessage[]): ChatMessage[] {
+    return messages.map((m) => ({ role: m.role, content: m.content }));
 }
